@@ -1,0 +1,161 @@
+"""SD discrete sigma tables and the k-diffusion / ComfyUI timestep <-> sigma mapping."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from latent_upscale.tables import TABLE_KINDS, as_table, discrete_sigmas, sigma_to_t, t_to_sigma
+from tests import golden
+
+GOLDEN_KEYS = {"a1111": "a1111_f32", "comfyui": "comfy_f32", "float64": "float64"}
+DTYPES = {
+    "a1111": torch.float32,
+    "comfyui": torch.float32,
+    "float64": torch.float64,
+    "a1111_fp16": torch.float16,
+}
+
+
+@pytest.mark.parametrize("kind", list(GOLDEN_KEYS))
+def test_table_equals_reference_exactly(kind: str) -> None:
+    ref = golden.load("sigmas.json")["meta"]["tables"][GOLDEN_KEYS[kind]]
+    ours = discrete_sigmas(kind)
+    expected = torch.tensor(ref["sigmas"], dtype=torch.float64)
+    assert ours.shape == (1000,)
+    # bit-exact: every entry, not just within a tolerance
+    assert torch.equal(ours.double(), expected)
+    assert ours[0].item() == ref["sigma_min"]
+    assert ours[-1].item() == ref["sigma_max"]
+
+
+def test_fp16_table_ends_match_reference() -> None:
+    ref = golden.load("sigmas.json")["meta"]["tables"]["a1111_downcast_f16"]
+    ours = discrete_sigmas("a1111_fp16")
+    assert ours[0].item() == ref["sigma_min"]
+    assert ours[-1].item() == ref["sigma_max"]
+
+
+def test_a1111_and_comfyui_tables_differ_where_the_reference_says() -> None:
+    meta = golden.load("sigmas.json")["meta"]["tables"]
+    differing = (discrete_sigmas("a1111") != discrete_sigmas("comfyui")).sum().item()
+    assert differing == meta["entries_differing_a1111_vs_comfy"]
+
+
+@pytest.mark.parametrize("kind", list(TABLE_KINDS))
+def test_table_shape_dtype_device_and_order(kind: str) -> None:
+    table = discrete_sigmas(kind)
+    assert table.dtype == DTYPES[kind]
+    assert table.device.type == "cpu"
+    assert table.shape == (1000,)
+    assert bool((table[1:] >= table[:-1]).all())
+    assert 0.02 < table[0].item() < 0.04
+    assert 14.5 < table[-1].item() < 14.7
+
+
+def test_float64_table_matches_closed_form() -> None:
+    # sigma_i = sqrt((1 - prod(1 - beta_j)) / prod(1 - beta_j)), betas from the doc's formula
+    lo, hi = math.sqrt(0.00085), math.sqrt(0.012)
+    prod = 1.0
+    table = discrete_sigmas("float64").tolist()
+    for i in range(1000):
+        prod *= 1 - (lo + i * (hi - lo) / 999) ** 2
+        if i in (0, 1, 500, 998, 999):
+            assert table[i] == pytest.approx(math.sqrt((1 - prod) / prod), rel=1e-12)
+
+
+def test_unknown_kind_lists_valid_kinds() -> None:
+    with pytest.raises(ValueError, match="a1111, comfyui, float64, a1111_fp16"):
+        discrete_sigmas("sd15")
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (torch.arange(10), "floating point"),
+        (torch.ones(2, 3), "1-D"),
+        (torch.tensor([1.0]), "at least 2"),
+        (torch.tensor([2.0, 1.0]), "ascending"),
+        (torch.tensor([0.0, 1.0]), "> 0"),
+        (torch.tensor([1.0, math.inf]), "finite"),
+    ],
+)
+def test_as_table_rejects_bad_tables(bad: torch.Tensor, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        as_table(bad)
+
+
+def test_as_table_moves_to_cpu_and_keeps_dtype() -> None:
+    table = as_table(discrete_sigmas("float64"))
+    assert table.dtype == torch.float64
+    assert as_table([0.1, 0.2, 0.3]).tolist() == pytest.approx([0.1, 0.2, 0.3])
+
+
+def test_integer_timestep_is_exp_of_log() -> None:
+    table = discrete_sigmas("a1111")
+    t = torch.arange(1000)
+    ours = t_to_sigma(t, table)
+    assert torch.equal(ours, table.log().exp())
+    # the doc's example: t = 999 gives 14.614643096923828, one float32 ulp above the entry
+    assert ours[999].item() == 14.614643096923828
+    assert torch.allclose(ours, table, rtol=2e-7, atol=0)
+
+
+def test_out_of_range_timesteps() -> None:
+    table = discrete_sigmas("comfyui")
+    with pytest.raises(ValueError, match="out of range"):
+        t_to_sigma(1000.0, table)
+    with pytest.raises(ValueError, match="out of range"):
+        t_to_sigma(-0.5, table)
+    clamped = t_to_sigma([-3.0, 1200.0], table, clamp=True)
+    assert clamped.tolist() == t_to_sigma([0.0, 999.0], table).tolist()
+
+
+def test_sigma_to_t_clamps_outside_the_table() -> None:
+    table = discrete_sigmas("a1111")
+    assert sigma_to_t(torch.tensor([20.0, 0.01]), table).tolist() == [999.0, 0.0]
+
+
+def test_sigma_to_t_of_table_ends_is_exact() -> None:
+    for kind in ("a1111", "comfyui", "a1111_fp16"):
+        table = discrete_sigmas(kind)
+        ends = torch.tensor([table[-1].item(), table[0].item()])
+        assert sigma_to_t(ends, table).tolist() == [999.0, 0.0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    t=st.floats(0, 999, allow_nan=False),
+    kind=st.sampled_from(["a1111", "comfyui", "float64"]),
+)
+def test_sigma_to_t_inverts_t_to_sigma(t: float, kind: str) -> None:
+    table = discrete_sigmas(kind)
+    sigma = t_to_sigma(t, table)
+    back = sigma_to_t(sigma, table).item()
+    assert back == pytest.approx(t, abs=2e-3)
+    assert sigma_to_t(sigma, table, quantize=True).item() == pytest.approx(t, abs=0.5 + 2e-3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    a=st.floats(0, 999, allow_nan=False),
+    b=st.floats(0, 999, allow_nan=False),
+)
+def test_t_to_sigma_is_monotonic(a: float, b: float) -> None:
+    table = discrete_sigmas("a1111")
+    lo, hi = sorted((a, b))
+    assert t_to_sigma(lo, table).item() <= t_to_sigma(hi, table).item()
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(2, 3000), scale=st.floats(0.5, 200))
+def test_mapping_on_tables_of_any_length(n: int, scale: float) -> None:
+    # non-SD tables, e.g. flow-model sigmas in (0, 1] or longer/shorter tables
+    table = torch.linspace(1 / n, 1.0, n) * scale
+    assert sigma_to_t(table[-1:].clone(), table).item() == n - 1
+    assert sigma_to_t(table[:1].clone(), table).item() == 0
+    assert t_to_sigma(float(n - 1), table).item() == pytest.approx(table[-1].item(), rel=1e-6)
