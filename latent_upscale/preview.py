@@ -255,7 +255,7 @@ def overshoot(out: torch.Tensor, ref: torch.Tensor) -> float:
     hi = ref.amax(dim=(0, 2, 3)).view(1, -1, 1, 1)
     span = (hi - lo).clamp_min(1e-12)
     excess = torch.maximum(out - hi, lo - out).clamp_min(0.0) / span
-    excess = (excess - OVERSHOOT_TOLERANCE).clamp_min(0.0)
+    excess = torch.where(excess > OVERSHOOT_TOLERANCE, excess, torch.zeros_like(excess))
     return float(excess.max())
 
 
