@@ -1,0 +1,83 @@
+"""The script's Gradio controls, for Gradio 3.41 (A1111, reForge, Classic) and 4.40 (Forge).
+
+Only components and keyword arguments that both major versions accept; every component has an
+explicit valid value (the HTTP API calls ``ui()`` again to collect default arguments). No WebUI
+import here: the host adapter passes its ``elem_id`` function in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from latent_upscale import options
+from latent_upscale.interpolation import METHODS
+from latent_upscale.schedules import SCHEDULES
+
+__all__ = ["Controls", "build", "infotext_fields"]
+
+METHOD_INFO = (
+    "How 'Just resize (latent upscale)' resizes the latent. nearest-exact keeps the most detail "
+    "at low denoise (0.3-0.5); bislerp and lanczos keep texture; bilinear/bicubic (the WebUI's "
+    "own is bilinear) are smoother and want denoise 0.5 or more."
+)
+SCHEDULER_INFO = (
+    "The noise schedule the sampler runs. Simple or Normal are safe all-round; Karras or "
+    "Exponential keep fine detail at low denoise; Automatic keeps the WebUI's own schedule type. "
+    "DDIM, PLMS and UniPC ignore it."
+)
+FULL_STEPS_INFO = (
+    "Run exactly the Sampling steps slider at any denoise, as Hires. fix does. Off: the WebUI's "
+    "own rule (about steps x denoise)."
+)
+
+
+@dataclass
+class Controls:
+    """The script's components, in the order of the script's arguments."""
+
+    method: Any
+    scheduler: Any
+    full_steps: Any
+
+    def as_list(self) -> list[Any]:
+        """Components in argument order: method, scheduler, full steps."""
+        return [self.method, self.scheduler, self.full_steps]
+
+
+def build(elem_id: Callable[[str], str] = str) -> Controls:
+    """Create the controls inside the current Gradio layout."""
+    import gradio as gr  # only where a UI is built
+
+    with gr.Row():
+        method = gr.Dropdown(
+            label="Upscale method",
+            choices=[m.label for m in METHODS.values()],
+            value=options.method_label(options.DEFAULT_METHOD),
+            info=METHOD_INFO,
+            elem_id=elem_id("method"),
+        )
+        scheduler = gr.Dropdown(
+            label="Scheduler",
+            choices=[s.label for s in SCHEDULES.values()],
+            value=options.scheduler_label(options.DEFAULT_SCHEDULER),
+            info=SCHEDULER_INFO,
+            elem_id=elem_id("scheduler"),
+        )
+    full_steps = gr.Checkbox(
+        label="Run the full number of steps",
+        value=options.DEFAULT_FULL_STEPS,
+        info=FULL_STEPS_INFO,
+        elem_id=elem_id("full_steps"),
+    )
+    return Controls(method, scheduler, full_steps)
+
+
+def infotext_fields(controls: Controls) -> list[tuple[Any, Callable[[dict], Any]]]:
+    """``Script.infotext_fields``: pasting an image's parameters restores the controls."""
+    return [
+        (controls.method, options.paste_method),
+        (controls.scheduler, options.paste_scheduler),
+        (controls.full_steps, options.paste_full_steps),
+    ]

@@ -1,0 +1,485 @@
+"""The host adapter: the only module of the project that imports the WebUI (``modules.*``).
+
+It hooks at the narrowest points every host has (A1111 1.6-1.10, Forge, reForge, Forge Classic;
+see the hosts notes in the project docs) and never copies host code:
+
+- a class-level, idempotent wrapper of ``StableDiffusionProcessingImg2Img.init`` that, only for
+  jobs carrying :class:`~latent_upscale.options.Settings` on the processing object, replaces the
+  single bilinear ``torch.nn.functional.interpolate`` call that resizes ``init_latent`` (resize
+  mode 3) by :func:`latent_upscale.upscale`, then chooses the schedule for the job;
+- a wrapper of the module attribute ``sd_samplers_common.setup_img2img_steps`` (full steps);
+- the schedule through the host's own per-job scheduler (``p.scheduler``) where the host has the
+  same schedule with the same semantics, else through ``p.sampler_noise_scheduler_override``
+  bound to the job's own ``sampler.model_wrap``.
+
+Everything is gated per job, undone after it, and never touches ``opts``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from modules import processing, script_callbacks, scripts, sd_samplers_common
+
+from latent_upscale import options, ui
+from latent_upscale.interpolation import METHODS, upscale
+from latent_upscale.options import Settings
+from latent_upscale.schedules import SCHEDULES, get_sigmas
+
+__all__ = [
+    "ATTR",
+    "TITLE",
+    "LatentUpscaleScript",
+    "ScheduleOverride",
+    "install",
+    "register_xyz_axes",
+    "restore",
+    "run_job",
+]
+
+TITLE = "Latent Upscale"
+LOG_PREFIX = "Latent Upscale:"
+ATTR = "latent_upscale_settings"  # Settings of the job, on the processing object
+_RESTORE = "_latent_upscale_restore"  # what the init wrapper changed on the processing object
+_MARK_INIT = "_latent_upscale_original_init"
+_MARK_STEPS = "_latent_upscale_original_setup_img2img_steps"
+LATENT_RESIZE_MODE = 3  # img2img "Just resize (latent upscale)"
+RESIZE_MODE_NAMES = (
+    "Just resize",
+    "Crop and resize",
+    "Resize and fill",
+    "Just resize (latent upscale)",
+)
+
+# our schedule name -> (host Scheduler.name, host label) where WebUI 1.10's schedule of that label
+# computes the same thing (our kl_optimal, beta, align_your_steps follow WebUI 1.10)
+HOST_SCHEDULES: dict[str, tuple[str, str]] = {
+    "uniform": ("uniform", "Uniform"),
+    "karras": ("karras", "Karras"),
+    "exponential": ("exponential", "Exponential"),
+    "polyexponential": ("polyexponential", "Polyexponential"),
+    "sgm_uniform": ("sgm_uniform", "SGM Uniform"),
+    "kl_optimal": ("kl_optimal", "KL Optimal"),
+    "align_your_steps": ("align_your_steps", "Align Your Steps"),
+    "simple": ("simple", "Simple"),
+    "normal": ("normal", "Normal"),
+    "ddim_uniform": ("ddim", "DDIM"),
+    "beta": ("beta", "Beta"),
+}
+# infotext entries the host writes when it computes the schedule itself
+_HOST_SCHEDULE_KEYS = (
+    "Schedule type",
+    "Schedule min sigma",
+    "Schedule max sigma",
+    "Schedule rho",
+    "Beta schedule alpha",
+    "Beta schedule beta",
+)
+_INTERPOLATE_ARGS = ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")
+
+_missing: list[str] = []
+
+
+def log(message: str) -> None:
+    """Print a console line in the WebUI's style."""
+    print(f"{LOG_PREFIX} {message}")
+
+
+def _comment(p: Any, message: str) -> None:
+    """Tell the user: console, and the generation info under the gallery where the host has it."""
+    log(message)
+    comment = getattr(p, "comment", None)
+    if callable(comment):
+        comment(f"{LOG_PREFIX} {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Installation (idempotent: scripts may be loaded again by "Reload UI")
+
+
+def install() -> list[str]:
+    """Install the hooks once; returns the hook points this host lacks (empty when all is fine)."""
+    missing = []
+    cls = getattr(processing, "StableDiffusionProcessingImg2Img", None)
+    if cls is None or not callable(getattr(cls, "init", None)):
+        missing.append("modules.processing.StableDiffusionProcessingImg2Img.init")
+    elif _MARK_INIT not in vars(cls):
+        _wrap_init(cls)
+    if not callable(getattr(sd_samplers_common, "setup_img2img_steps", None)):
+        missing.append("modules.sd_samplers_common.setup_img2img_steps")
+    elif not hasattr(sd_samplers_common, _MARK_STEPS):
+        _wrap_setup_img2img_steps()
+    _missing[:] = missing
+    if missing:
+        log(f"this WebUI lacks {', '.join(missing)}; the script is disabled on this host.")
+    return missing
+
+
+def _wrap_init(cls: type) -> None:
+    original = cls.init
+
+    @functools.wraps(original)
+    def init(self: Any, *args: Any, **kwargs: Any) -> Any:
+        settings = getattr(self, ATTR, None)
+        if not isinstance(settings, Settings):
+            return original(self, *args, **kwargs)
+        return _init_job(original, self, settings, args, kwargs)
+
+    setattr(cls, _MARK_INIT, original)
+    cls.init = init
+
+
+def _wrap_setup_img2img_steps() -> None:
+    original = sd_samplers_common.setup_img2img_steps
+
+    @functools.wraps(original)
+    def setup_img2img_steps(p: Any, steps: int | None = None) -> Any:
+        settings = getattr(p, ATTR, None)
+        if steps is None and isinstance(settings, Settings) and settings.full_steps:
+            return original(p, p.steps)  # an explicit count selects "exactly the slider's steps"
+        return original(p, steps)
+
+    setattr(sd_samplers_common, _MARK_STEPS, original)
+    sd_samplers_common.setup_img2img_steps = setup_img2img_steps
+
+
+# ---------------------------------------------------------------------------------------------
+# The job
+
+
+def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwargs: dict) -> Any:
+    """The host's init with our resize, then our schedule and infotext for this job."""
+    restore(p)  # a reused processing object starts from the user's own values
+    latent_resize = getattr(p, "resize_mode", None) == LATENT_RESIZE_MODE
+    if latent_resize:
+        result = _init_with_resize(original, p, settings.method, args, kwargs)
+    else:
+        result = original(p, *args, **kwargs)
+        mode = getattr(p, "resize_mode", None)
+        name = RESIZE_MODE_NAMES[mode] if isinstance(mode, int) and 0 <= mode < 3 else repr(mode)
+        _comment(
+            p,
+            f"resize mode is {name!r}, not 'Just resize (latent upscale)': the upscale method is "
+            "not used; the scheduler and step choices still apply.",
+        )
+    record: dict[str, Any] = {"extra_generation_params": p.extra_generation_params}
+    vars(p)[_RESTORE] = record  # before any change, so a failure below is undone too
+    used, overridden = _apply_schedule(p, settings, record)
+    extra = dict(p.extra_generation_params)  # never write into a dict that a copy of p shares
+    if overridden:  # the host's schedule entries would describe a schedule that did not run
+        for key in _HOST_SCHEDULE_KEYS:
+            extra.pop(key, None)
+    extra.update(options.infotext_params(settings, method_used=latent_resize, scheduler_used=used))
+    p.extra_generation_params = extra
+    return result
+
+
+def _init_with_resize(original: Callable, p: Any, method: str, args: tuple, kwargs: dict) -> Any:
+    """Run the host's init with its latent resize call (and only that call) redirected."""
+    functional = torch.nn.functional
+    host_interpolate = functional.interpolate
+    opt_f = getattr(processing, "opt_f", 8)
+    size = (p.height // opt_f, p.width // opt_f)
+    hits = 0
+    busy = False  # our own resize calls interpolate too: those go straight to torch
+
+    def interpolate(input: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal hits, busy
+        if (
+            not busy
+            and input is getattr(p, "init_latent", None)
+            and _is_latent_resize(args, kwargs, size)
+        ):
+            hits += 1
+            busy = True
+            try:
+                return _resize(input, size, method)
+            finally:
+                busy = False
+        return host_interpolate(input, *args, **kwargs)
+
+    functional.interpolate = interpolate
+    try:
+        result = original(p, *args, **kwargs)
+    finally:
+        if functional.interpolate is interpolate:
+            functional.interpolate = host_interpolate
+    if hits == 0:
+        raise RuntimeError(
+            f"{LOG_PREFIX} the WebUI's img2img init made no latent resize call "
+            f"(interpolate(init_latent, size={size}, mode='bilinear')) although resize mode is "
+            "'Just resize (latent upscale)'. This WebUI version changed that code; please report "
+            "it with your WebUI version."
+        )
+    return result
+
+
+def _is_latent_resize(args: tuple, kwargs: dict, size: tuple[int, int]) -> bool:
+    """Whether interpolate's arguments are the host's resize-mode-3 call for ``size``."""
+    if len(args) > len(_INTERPOLATE_ARGS):
+        return False
+    call = dict(zip(_INTERPOLATE_ARGS, args, strict=False))
+    if set(call) & set(kwargs):
+        return False
+    call.update(kwargs)
+    if set(call) - {*_INTERPOLATE_ARGS, "antialias"}:
+        return False
+    target = call.get("size")
+    try:
+        target = tuple(int(s) for s in target)  # type: ignore[union-attr]
+    except TypeError:
+        return False
+    return (
+        call.get("mode", "nearest") == "bilinear"
+        and call.get("scale_factor") is None
+        and not call.get("align_corners")
+        and not call.get("antialias")
+        and target == size
+    )
+
+
+def _resize(latent: torch.Tensor, size: tuple[int, int], method: str) -> torch.Tensor:
+    """The latent resized by ``method``, checked to be what the host expects back."""
+    if latent.dim() != 4:
+        raise ValueError(
+            f"{LOG_PREFIX} expects a 4-D latent [batch, channels, height, width], "
+            f"got shape {tuple(latent.shape)}"
+        )
+    out = upscale(latent, size, method)
+    if tuple(out.shape) != (*latent.shape[:2], *size):
+        raise RuntimeError(
+            f"{LOG_PREFIX} method {method!r} returned shape {tuple(out.shape)}, "
+            f"expected {(*latent.shape[:2], *size)}"
+        )
+    return out.to(device=latent.device, dtype=latent.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Schedule
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleOverride:
+    """``p.sampler_noise_scheduler_override`` for one job, bound to that job's ``model_wrap``.
+
+    The host calls it with the total schedule length (after ``setup_img2img_steps``, +1 for
+    samplers that discard the penultimate sigma) and slices the result itself.
+    """
+
+    schedule: str
+    model_wrap: Any = dataclasses.field(repr=False, compare=False)
+    sdxl: bool = False
+
+    def __call__(self, steps: int) -> torch.Tensor:
+        table = self.model_wrap.sigmas  # ascending, as every host's wrappers keep it
+        if steps <= 0:  # denoise 0 with full steps: nothing to sample
+            return torch.zeros(1, device=table.device)
+        cpu_table = table.detach().to(device="cpu", dtype=torch.float32)
+        sigmas = get_sigmas(self.schedule, int(steps), cpu_table, sdxl=self.sdxl)
+        return sigmas.to(table.device)  # where the host's own schedules are made (CPU on 1.10+)
+
+
+def _host_schedulers() -> dict[str, Any] | None:
+    """The host's per-job scheduler registry (A1111 1.9+, Forge, reForge), or None."""
+    try:
+        from modules import sd_schedulers  # absent before A1111 1.9
+    except ImportError:
+        return None
+    found = getattr(sd_schedulers, "schedulers_map", None)
+    return found if isinstance(found, dict) else None
+
+
+def host_label(schedule: str) -> str | None:
+    """The host's label for ``schedule`` when it computes the same schedule, else None."""
+    known = _host_schedulers()
+    if known is None or schedule not in HOST_SCHEDULES:
+        return None
+    name, label = HOST_SCHEDULES[schedule]
+    entry = known.get(label)
+    same = getattr(entry, "name", None) == name and getattr(entry, "label", None) == label
+    return label if same else None
+
+
+def honours_schedules(sampler: Any) -> bool:
+    """Whether ``sampler`` asks for sigmas (k-diffusion style) rather than fixed timesteps."""
+    wrap = getattr(sampler, "model_wrap", None)
+    return callable(getattr(sampler, "get_sigmas", None)) and hasattr(wrap, "sigmas")
+
+
+def _set(p: Any, record: dict[str, Any], attr: str, value: Any) -> None:
+    """Set ``p.attr``, remembering the user's value once in ``record``."""
+    saved = record.setdefault("attrs", {})
+    if attr not in saved:
+        saved[attr] = vars(p).get(attr, _ABSENT)
+    setattr(p, attr, value)
+
+
+_ABSENT = object()
+
+
+def _apply_schedule(p: Any, settings: Settings, record: dict[str, Any]) -> tuple[str, bool]:
+    """Make the chosen schedule the one the sampler runs; (schedule that runs, overridden?)."""
+    if settings.scheduler == options.AUTOMATIC:
+        return options.AUTOMATIC, False
+    label = SCHEDULES[settings.scheduler].label
+    sampler = getattr(p, "sampler", None)
+    if not honours_schedules(sampler):
+        _comment(
+            p,
+            f"the sampler {getattr(p, 'sampler_name', '?')!r} uses fixed timesteps and ignores "
+            f"custom schedules: scheduler {label!r} was not applied (the WebUI's own ran).",
+        )
+        return options.AUTOMATIC, False
+    host = host_label(settings.scheduler)
+    if host is not None:  # the host computes it, pasteable, "Schedule type" stays true
+        _set(p, record, "sampler_noise_scheduler_override", None)
+        _set(p, record, "scheduler", host)
+        return settings.scheduler, False
+    sdxl = bool(getattr(getattr(p, "sd_model", None), "is_sdxl", False))
+    override = ScheduleOverride(settings.scheduler, sampler.model_wrap, sdxl)
+    _set(p, record, "sampler_noise_scheduler_override", override)
+    if getattr(p, "scheduler", None) is not None:  # 1.9+: infotext "Schedule type" is p.scheduler
+        _set(p, record, "scheduler", None)
+    return settings.scheduler, True
+
+
+def restore(p: Any) -> None:
+    """Undo what the init wrapper changed on ``p`` (the user's scheduler, override, infotext)."""
+    record = vars(p).pop(_RESTORE, None)
+    if not record:
+        return
+    for attr, value in record.get("attrs", {}).items():
+        if value is _ABSENT:
+            vars(p).pop(attr, None)
+        else:
+            setattr(p, attr, value)
+    if "extra_generation_params" in record:
+        p.extra_generation_params = record["extra_generation_params"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a job from the script
+
+
+def run_job(p: Any, settings: Settings) -> Any:
+    """Run ``p`` with ``settings``; returns the host's ``Processed``; leaves ``p`` as it was."""
+    if _missing:
+        raise RuntimeError(
+            f"{LOG_PREFIX} this WebUI lacks {', '.join(_missing)}; the script cannot run here."
+        )
+    had = ATTR in vars(p)
+    previous = vars(p).get(ATTR)
+    setattr(p, ATTR, settings)
+    try:
+        return processing.process_images(p)
+    finally:
+        restore(p)
+        if had:
+            setattr(p, ATTR, previous)
+        else:
+            vars(p).pop(ATTR, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# X/Y/Z plot
+
+
+AXES: tuple[tuple[str, str, Callable[[], list[str]]], ...] = (
+    ("[Latent Upscale] Method", "method", lambda: [m.label for m in METHODS.values()]),
+    ("[Latent Upscale] Scheduler", "scheduler", lambda: [s.label for s in SCHEDULES.values()]),
+    ("[Latent Upscale] Full steps", "full_steps", lambda: ["True", "False"]),
+)
+
+
+def _axis_value(field: str, value: Any) -> Any:
+    parse = {
+        "method": options.resolve_method,
+        "scheduler": options.resolve_scheduler,
+        "full_steps": lambda v: options.parse_bool(v, "full steps"),
+    }[field]
+    return parse(value)
+
+
+def _axis_apply(field: str) -> Callable[[Any, Any, Any], None]:
+    def apply(p: Any, value: Any, _values: Any) -> None:
+        current = getattr(p, ATTR, None)
+        base = current if isinstance(current, Settings) else Settings()
+        setattr(p, ATTR, dataclasses.replace(base, **{field: _axis_value(field, value)}))
+
+    return apply
+
+
+def _axis_confirm(field: str) -> Callable[[Any, Sequence[Any]], None]:
+    def confirm(_p: Any, values: Sequence[Any]) -> None:
+        for value in values:
+            _axis_value(field, value)  # raises ValueError listing the valid names
+
+    return confirm
+
+
+def _find_xyz() -> Any:
+    for data in getattr(scripts, "scripts_data", []):
+        path = os.path.basename(str(getattr(data, "path", "")))
+        module_name = getattr(getattr(data, "script_class", None), "__module__", "")
+        if path == "xyz_grid.py" or module_name in (
+            "xyz_grid.py",
+            "scripts.xyz_grid",
+        ):
+            return data.module
+    return None
+
+
+def register_xyz_axes() -> bool:
+    """Add our axes to the X/Y/Z plot (idempotent); False when the plot script is not found."""
+    xyz = _find_xyz()
+    if xyz is None or not hasattr(xyz, "axis_options"):
+        log("X/Y/Z plot script not found; its Latent Upscale axes are not available.")
+        return False
+    axis_class = getattr(xyz, "AxisOptionImg2Img", None) or xyz.AxisOption
+    present = {getattr(axis, "label", None) for axis in xyz.axis_options}
+    for label, field, choices in AXES:
+        if label not in present:
+            xyz.axis_options.append(
+                axis_class(
+                    label,
+                    str,
+                    _axis_apply(field),
+                    confirm=_axis_confirm(field),
+                    choices=choices,
+                )
+            )
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# The script
+
+
+class LatentUpscaleScript(scripts.Script):
+    """Img2img script "Latent Upscale": method, scheduler and full steps for resize mode 3."""
+
+    def title(self) -> str:
+        return TITLE
+
+    def show(self, is_img2img: bool) -> bool:
+        return bool(is_img2img)
+
+    def ui(self, is_img2img: bool) -> list[Any]:
+        controls = ui.build(self.elem_id)
+        self.infotext_fields = ui.infotext_fields(controls)
+        return controls.as_list()
+
+    def run(self, p: Any, *args: Any) -> Any:
+        return run_job(p, options.parse_args(args))
+
+
+def setup() -> None:
+    """Everything the entry script does at load time (safe to repeat on "Reload UI")."""
+    missing = install()
+    if not missing:
+        script_callbacks.on_before_ui(register_xyz_axes)

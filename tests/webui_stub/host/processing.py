@@ -1,0 +1,257 @@
+"""Stub of ``modules.processing``: img2img ``init`` around the latent resize, ``sample``,
+``process_images`` with infotext, interrupts and exceptions.
+
+The fake model encodes with 8x8 average pooling of the [0, 1] image mixed into C channels, so a
+test can recompute the latent the host resizes. ``init`` keeps the host's order: sampler, mask
+preparation, (Forge) ``before_process_init_images``, encode at the original size, the resize-mode
+3 bilinear interpolate, then the latent mask (default-mode interpolate), fill and conditioning.
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+from typing import Any
+
+import modules
+import numpy as np
+import torch
+from modules import devices, sd_samplers, shared
+
+HOST = modules.HOST
+infotext = importlib.import_module(f"modules.{HOST.infotext_module}")
+
+opt_f = 8
+opt_C = 4
+
+
+def scaled_linear_alphas_cumprod() -> torch.Tensor:
+    """SD1.x/SDXL alphas_cumprod in float64 (betas linear in sqrt, 0.00085 to 0.012)."""
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
+    return torch.cumprod(1 - betas, dim=0)
+
+
+class Predictor:
+    """Forge's model predictor: the sigma table in float64 then float32 (ComfyUI precision)."""
+
+    def __init__(self, alphas_cumprod: torch.Tensor) -> None:
+        self.sigmas = (((1 - alphas_cumprod) / alphas_cumprod) ** 0.5).float()
+
+    @property
+    def sigma_min(self) -> torch.Tensor:
+        return self.sigmas[0]
+
+    @property
+    def sigma_max(self) -> torch.Tensor:
+        return self.sigmas[-1]
+
+
+class StubModel:
+    """A model with a fake VAE: encode = 8x8 average pooling, mixed into ``channels`` channels."""
+
+    def __init__(self, channels: int = 4, is_sdxl: bool = False, parameterization: str = "eps"):
+        ac = scaled_linear_alphas_cumprod()
+        self.alphas_cumprod = ac.float()
+        self.is_sdxl = is_sdxl
+        self.parameterization = parameterization
+        self.channels = channels
+        if HOST.mask_channels_from_latent:  # 1.10+: the model says how many latent channels
+            self.latent_channels = channels
+        if HOST.forge:
+            predictor = Predictor(ac)
+            unet = types.SimpleNamespace(model=types.SimpleNamespace(predictor=predictor))
+            vae = types.SimpleNamespace(latent_channels=channels)
+            self.forge_objects = types.SimpleNamespace(unet=unet, vae=vae)
+        self.mix = torch.linspace(-1, 1, channels * 3).reshape(channels, 3)
+
+    def encode(self, image: torch.Tensor) -> torch.Tensor:
+        pooled = torch.nn.functional.avg_pool2d(image.float(), 8)
+        return torch.einsum("bkhw,ck->bchw", pooled, self.mix)
+
+
+def images_tensor_to_samples(image: torch.Tensor, approximation: Any, model: StubModel) -> Any:
+    return model.encode(image)
+
+
+class StableDiffusionProcessing:
+    def __init__(self, **kwargs: Any) -> None:
+        self.prompt = ""
+        self.negative_prompt = ""
+        self.seed = 1
+        self.subseed = -1
+        self.subseed_strength = 0.0
+        self.steps = 20
+        self.cfg_scale = 7.0
+        self.sampler_name = "Euler"
+        self.batch_size = 1
+        self.n_iter = 1
+        self.width = 64
+        self.height = 64
+        self.sd_model = None
+        self.extra_generation_params: dict[str, Any] = {}
+        self.override_settings: dict[str, Any] = {}
+        self.scripts = None
+        self.script_args: list[Any] = []
+        self.comments: dict[str, int] = {}
+        self.sampler_noise_scheduler_override = None
+        self.styles: list[str] = []
+        if HOST.schedulers is not None:
+            self.scheduler = None
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    def comment(self, text: str) -> None:
+        self.comments[text] = 1
+
+
+class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
+    def __init__(self, **kwargs: Any) -> None:
+        self.init_images: list[Any] = []
+        self.resize_mode = 0
+        self.denoising_strength = 0.5
+        self.image_mask = None
+        self.mask_round = True
+        self.inpainting_fill = 1
+        self.init_latent = None
+        self.image_conditioning = None
+        self.mask = None
+        self.nmask = None
+        super().__init__(**kwargs)
+
+    def init(self, all_prompts: list[str], all_seeds: list[int], all_subseeds: list[int]) -> None:
+        self.extra_generation_params["Denoising strength"] = self.denoising_strength
+        self.sampler = sd_samplers.create_sampler(self.sampler_name, self.sd_model)
+        mask = self.image_mask
+        if HOST.forge and self.scripts is not None:
+            self.scripts.before_process_init_images(self, {"image_mask": mask})
+        pixels = []
+        for image in self.init_images:
+            image = np.asarray(image, dtype=np.float32)
+            if self.resize_mode != 3:  # the host resizes the pixels (PIL there, nearest here)
+                rows = np.arange(self.height) * image.shape[0] // self.height
+                cols = np.arange(self.width) * image.shape[1] // self.width
+                image = image[rows][:, cols]
+            pixels.append(image)
+        if len(pixels) == 1:
+            pixels = pixels * self.batch_size
+        image = torch.from_numpy(np.stack(pixels)).permute(0, 3, 1, 2)  # [B, 3, H, W] in [0, 1]
+        image = image.to(dtype=torch.float32 if HOST.forge else devices.dtype_vae)
+        self.init_latent = images_tensor_to_samples(image, None, self.sd_model)
+        if self.resize_mode == 3:
+            self.init_latent = torch.nn.functional.interpolate(
+                self.init_latent, size=(self.height // opt_f, self.width // opt_f), mode="bilinear"
+            )
+        if mask is not None:
+            mask_tensor = torch.as_tensor(np.asarray(mask, dtype=np.float32))[None, None]
+            latmask = torch.nn.functional.interpolate(mask_tensor, size=self.init_latent.shape[2:])
+            if self.mask_round:
+                latmask = latmask.round()
+            channels = self.init_latent.shape[1] if HOST.mask_channels_from_latent else 4
+            latmask = latmask[0].expand(channels, -1, -1)
+            self.mask = (1.0 - latmask).to(self.init_latent.dtype)
+            self.nmask = latmask.to(self.init_latent.dtype)
+            if self.inpainting_fill == 3:
+                self.init_latent = self.init_latent * self.mask
+        self.image_conditioning = self.img2img_image_conditioning(
+            image * 2 - 1, self.init_latent, mask
+        )
+
+    def img2img_image_conditioning(self, source: Any, latent: torch.Tensor, mask: Any) -> Any:
+        """Ordinary models: a dummy sized by batch; the mask goes to latent size (nearest)."""
+        if mask is not None:
+            mask_tensor = torch.as_tensor(np.asarray(mask, dtype=np.float32))[None, None]
+            self.conditioning_mask = torch.nn.functional.interpolate(
+                mask_tensor, size=latent.shape[-2:]
+            )
+        return latent.new_zeros(latent.shape[0], 5, 1, 1)
+
+    def sample(
+        self, conditioning: Any, unconditional_conditioning: Any, seeds: list[int], **_: Any
+    ) -> Any:
+        channels = getattr(self.sd_model, "latent_channels", opt_C)
+        if HOST.forge:
+            channels = self.sd_model.forge_objects.vae.latent_channels
+        shape = (len(seeds), channels, self.height // opt_f, self.width // opt_f)
+        generator = torch.Generator().manual_seed(int(seeds[0]))
+        noise = torch.randn(shape, generator=generator)
+        samples = self.sampler.sample_img2img(
+            self, self.init_latent, noise, conditioning, unconditional_conditioning,
+            image_conditioning=self.image_conditioning,
+        )  # fmt: skip
+        if self.mask is not None:
+            samples = samples * self.nmask + self.init_latent * self.mask
+        return samples
+
+
+class Processed:
+    def __init__(self, p: StableDiffusionProcessing, images: list[Any], infotexts: list[str]):
+        self.images = images
+        self.infotexts = infotexts
+        self.info = infotexts[0] if infotexts else ""
+        self.extra_generation_params = p.extra_generation_params
+        self.comments = "\n".join(p.comments)
+        self.sampler_runs = list(getattr(getattr(p, "sampler", None), "runs", []))
+
+
+def create_infotext(p: StableDiffusionProcessing) -> str:
+    params: dict[str, Any] = {"Steps": p.steps, "Sampler": p.sampler_name}
+    if HOST.schedulers is not None:
+        params["Schedule type"] = p.scheduler
+    params.update(
+        {"CFG scale": p.cfg_scale, "Seed": p.seed, "Size": f"{p.width}x{p.height}"},
+    )
+    params.update(p.extra_generation_params)
+    text = ", ".join(f"{k}: {infotext.quote(v)}" for k, v in params.items() if v is not None)
+    return f"{p.prompt}\n{text}".strip()
+
+
+def process_images(p: StableDiffusionProcessing) -> Processed:
+    if p.scripts is not None:
+        p.scripts.before_process(p)
+    if HOST.schedulers is not None and len(HOST.schedulers) > 6:
+        sd_samplers.fix_p_invalid_sampler_and_scheduler(p)
+    return process_images_inner(p)
+
+
+def process_images_inner(p: StableDiffusionProcessing) -> Processed:
+    p.all_prompts = [p.prompt] * (p.batch_size * p.n_iter)
+    p.all_seeds = [int(p.seed) + i for i in range(len(p.all_prompts))]
+    p.all_subseeds = list(p.all_seeds)
+    if p.scripts is not None:
+        p.scripts.process(p)
+    images: list[Any] = []
+    infotexts: list[str] = []
+    with torch.no_grad():
+        p.init(p.all_prompts, p.all_seeds, p.all_subseeds)
+        for n in range(p.n_iter):
+            if shared.state.interrupted:
+                break
+            p.seeds = p.all_seeds[n * p.batch_size : (n + 1) * p.batch_size]
+            samples = p.sample(None, None, seeds=p.seeds)
+            for sample in samples:
+                images.append(sample)
+                infotexts.append(create_infotext(p))
+    return Processed(p, images, infotexts)
+
+
+def make_img2img(
+    size: tuple[int, int] = (64, 48),
+    *,
+    model: StubModel | None = None,
+    image: np.ndarray | None = None,
+    seed: int = 3,
+    **kwargs: Any,
+) -> StableDiffusionProcessingImg2Img:
+    """An img2img job on a deterministic [0, 1] image of ``size`` = (height, width) pixels."""
+    model = model or StubModel()
+    shared.sd_model = model
+    if image is None:
+        h, w = size
+        yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+        image = np.stack(
+            [(yy * 7 + xx * 3) % 23 / 22, (xx * xx + yy) % 17 / 16, (yy * xx) % 11 / 10], -1
+        )
+    defaults = {"width": 96, "height": 72, "resize_mode": 3, "sd_model": model}
+    return StableDiffusionProcessingImg2Img(
+        init_images=[image.astype(np.float32)], seed=seed, **{**defaults, **kwargs}
+    )

@@ -1,0 +1,78 @@
+"""Stub of ``modules.shared``: frozen options, job state, the latent upscale modes, the device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import modules
+import torch
+
+HOST = modules.HOST
+
+
+class FrozenOptions:
+    """``opts`` as under ``--freeze-settings``: reading works, any write raises AssertionError."""
+
+    def __init__(self, **data: Any) -> None:
+        object.__setattr__(self, "data", dict(data))
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self.__dict__["data"][key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AssertionError(f"settings are frozen: refusing to set opts.{key}")
+
+    def set(self, key: str, value: Any, **_kwargs: Any) -> bool:
+        raise AssertionError(f"settings are frozen: refusing to set opts.{key}")
+
+    def _stub_set(self, key: str, value: Any) -> None:
+        """For tests that simulate a user's setting (the extension never calls this)."""
+        self.__dict__["data"][key] = value
+
+
+_options = {
+    "img2img_fix_steps": False,
+    "always_discard_next_to_last_sigma": False,
+    "use_old_karras_scheduler_sigmas": False,
+    "sigma_min": 0.0,
+    "sigma_max": 0.0,
+    "rho": 0.0,
+    "sd_vae_encode_method": "Full",
+    "enable_quantization": False,
+}
+if HOST.schedulers is None:
+    _options["k_sched_type"] = "Automatic"
+else:
+    _options.update(beta_dist_alpha=0.6, beta_dist_beta=0.6)
+opts = FrozenOptions(**_options)
+
+
+class State:
+    """``shared.state``: the interrupt flags, plus a per-step hook for tests."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+        self.skipped = False
+        self.stopping_generation = False
+        self.on_step = None  # test hook: called (p, step) by the sampling loop
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+
+
+state = State()
+device = torch.device("cpu")
+sd_model = None  # set by processing.make_img2img
+
+latent_upscale_default_mode = "Latent"
+latent_upscale_modes = {
+    "Latent": {"mode": "bilinear", "antialias": False},
+    "Latent (antialiased)": {"mode": "bilinear", "antialias": True},
+    "Latent (bicubic)": {"mode": "bicubic", "antialias": False},
+    "Latent (bicubic antialiased)": {"mode": "bicubic", "antialias": True},
+    "Latent (nearest)": {"mode": "nearest", "antialias": False},
+    "Latent (nearest-exact)": {"mode": "nearest-exact", "antialias": False},
+}
