@@ -67,17 +67,19 @@ def check_schedule(name: str, n: int, table: torch.Tensor) -> torch.Tensor:
     else:
         assert sigmas.numel() == want
     if name in NO_FINAL_ZERO:
-        assert sigmas[-1].item() == pytest.approx(sigma_min, rel=1e-6)
+        assert sigmas[-1].item() == pytest.approx(sigma_min, rel=4e-6 + 3e-7 * sigma_min)
     else:
         assert sigmas[-1].item() == 0.0
     nonzero = sigmas[sigmas > 0]
     assert nonzero.numel() == sigmas.numel() - (0 if name in NO_FINAL_ZERO else 1)
     top = AYS_TOP if name in OWN_TABLE else sigma_max
-    # float32 tan(atan(s)) loses about s * 1.2e-7 relative for large s (the references do too)
-    tiny = 1e-6 + (3e-7 * top if name.startswith("kl_optimal") else 0)
+    # float32 rounding as in the references: a few ulps (karras rho powers), and tan(atan(s))
+    # loses about s * 1.2e-7 relative for large s
+    tiny = 4e-6 + (3e-7 * top if name.startswith("kl_optimal") else 0)
     assert nonzero[0].item() <= top * (1 + tiny)
     if name not in OWN_TABLE | {"linear_quadratic"}:
-        assert nonzero[-1].item() >= sigma_min * (1 - 1e-6)
+        tiny = 4e-6 + (3e-7 * sigma_min if name.startswith("kl_optimal") else 0)
+        assert nonzero[-1].item() >= sigma_min * (1 - tiny)
     return sigmas
 
 
