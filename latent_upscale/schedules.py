@@ -101,8 +101,9 @@ def kl_optimal_comfyui(n: int, sigma_min: float, sigma_max: float) -> Tensor:
 
     ComfyUI divides by ``n - 1`` and returns [NaN, 0] at one step; we return [sigma_max, 0].
     """
-    adj = torch.arange(n, dtype=torch.float32)
-    adj = adj.div(n - 1) if n > 1 else adj
+    if n == 1:
+        return torch.tensor([sigma_max, 0.0], dtype=torch.float32)
+    adj = torch.arange(n, dtype=torch.float32).div(n - 1)
     sigmas = adj.new_zeros(n + 1)
     sigmas[:-1] = (adj * math.atan(sigma_min) + (1 - adj) * math.atan(sigma_max)).tan()
     return sigmas
@@ -276,6 +277,8 @@ def _range(x: Inputs) -> tuple[float, float]:
 
 
 def _automatic(n: int, x: Inputs, sampler: str) -> Tensor:
+    if not isinstance(sampler, str):
+        raise ValueError(f"sampler must be a WebUI sampler name such as 'Euler', got {sampler!r}")
     name, discard = automatic_choice(sampler)
     chosen = SCHEDULES[name]
     sigmas = chosen.function(n + 1 if discard else n, x, **chosen.params)
