@@ -78,12 +78,20 @@ def discrete_sigmas(kind: str = "a1111") -> Tensor:
     return build()
 
 
+KEPT_DTYPES = (torch.float16, torch.float32, torch.float64)
+
+
 def as_table(table: Tensor | Sequence[float]) -> Tensor:
-    """``table`` as a validated 1-D ascending positive floating CPU tensor (dtype kept)."""
+    """``table`` as a validated 1-D ascending positive floating CPU tensor.
+
+    float16/32/64 are kept (the float16 table's coarse logs are part of what hosts computed);
+    other float types (bfloat16, whose 8-bit mantissa merges neighbouring SD log-sigmas) are
+    computed in float32.
+    """
     t = torch.as_tensor(table).detach()
     if not t.is_floating_point():
         raise ValueError(f"sigma table must be a floating point tensor, got dtype {t.dtype}")
-    t = t.to("cpu")
+    t = t.to("cpu") if t.dtype in KEPT_DTYPES else t.to(device="cpu", dtype=torch.float32)
     if t.ndim != 1 or t.numel() < 2:
         raise ValueError(
             f"sigma table must be 1-D with at least 2 entries, got shape {tuple(t.shape)}"
@@ -109,6 +117,8 @@ def t_to_sigma(
     table = as_table(table)
     t = torch.as_tensor(t).to("cpu").float()
     t_max = table.numel() - 1
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"timesteps must be finite, got {t.tolist()}")
     if clamp:
         t = t.clamp(0, t_max)
     elif bool((t < 0).any()) or bool((t > t_max).any()):
@@ -139,5 +149,6 @@ def sigma_to_t(
     low = dists.ge(0).cumsum(dim=0).argmax(dim=0).clamp(max=log_sigmas.shape[0] - 2)
     high = low + 1
     lo, hi = log_sigmas[low], log_sigmas[high]
-    w = ((lo - log_sigma) / (lo - hi)).clamp(0, 1)
+    # equal neighbours (a table with repeated entries) would give 0/0 in k-diffusion: take lo
+    w = torch.where(lo == hi, 0.0, (lo - log_sigma) / (lo - hi)).clamp(0, 1)
     return ((1 - w) * low + w * high).view(sigma.shape)

@@ -223,7 +223,7 @@ def test_sdxl_selects_the_sdxl_ays_table() -> None:
     assert comfy[-1].item() == 0.0
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
 def test_table_dtype_is_accepted_and_output_is_float32(dtype: torch.dtype) -> None:
     table = discrete_sigmas("float64").to(dtype)
     for name in SCHEDULES:

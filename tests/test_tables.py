@@ -159,3 +159,22 @@ def test_mapping_on_tables_of_any_length(n: int, scale: float) -> None:
     assert sigma_to_t(table[-1:].clone(), table).item() == n - 1
     assert sigma_to_t(table[:1].clone(), table).item() == 0
     assert t_to_sigma(float(n - 1), table).item() == pytest.approx(table[-1].item(), rel=1e-6)
+
+
+def test_bfloat16_tables_are_computed_in_float32() -> None:
+    table = discrete_sigmas("a1111")
+    assert as_table(table.to(torch.bfloat16)).dtype == torch.float32
+    assert as_table(table.half()).dtype == torch.float16  # kept: hosts computed in it
+
+
+def test_repeated_entries_do_not_give_nan() -> None:
+    # k-diffusion divides 0 by 0 between equal neighbours; we take the lower index's timestep
+    table = torch.tensor([0.1, 0.5, 0.5, 0.5, 2.0])
+    t = sigma_to_t(torch.tensor([0.5, 0.3, 1.0]), table)
+    assert torch.isfinite(t).all()
+    assert t_to_sigma(t, table).tolist() == pytest.approx([0.5, 0.3, 1.0], rel=1e-6)
+
+
+def test_nan_timestep_is_rejected() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        t_to_sigma(math.nan, discrete_sigmas(), clamp=True)
