@@ -209,9 +209,9 @@ class StubHost:
             if script.title() == "Latent Upscale":
                 self.script = script
 
-    def img2img(self, **kwargs: Any) -> Any:
-        """A fresh img2img processing object with small defaults."""
-        return self.processing.make_img2img(**kwargs)
+    def img2img(self, size: tuple[int, int] = (64, 48), **kwargs: Any) -> Any:
+        """A fresh img2img job on a deterministic image of ``size`` = (height, width) pixels."""
+        return self.processing.make_img2img(size, **kwargs)
 
 
 def install_host(

@@ -23,6 +23,7 @@ infotext = importlib.import_module(f"modules.{HOST.infotext_module}")
 
 opt_f = 8
 opt_C = 4
+RESIZE_INTERPOLATION = "bilinear"  # what the host passes; a test changes it to mimic a new host
 
 
 def scaled_linear_alphas_cumprod() -> torch.Tensor:
@@ -49,8 +50,14 @@ class Predictor:
 class StubModel:
     """A model with a fake VAE: encode = 8x8 average pooling, mixed into ``channels`` channels."""
 
-    def __init__(self, channels: int = 4, is_sdxl: bool = False, parameterization: str = "eps"):
-        ac = scaled_linear_alphas_cumprod()
+    def __init__(
+        self,
+        channels: int = 4,
+        is_sdxl: bool = False,
+        parameterization: str = "eps",
+        table_power: float = 1.0,
+    ) -> None:
+        ac = scaled_linear_alphas_cumprod() ** table_power  # another power: another sigma table
         self.alphas_cumprod = ac.float()
         self.is_sdxl = is_sdxl
         self.parameterization = parameterization
@@ -139,7 +146,9 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         self.init_latent = images_tensor_to_samples(image, None, self.sd_model)
         if self.resize_mode == 3:
             self.init_latent = torch.nn.functional.interpolate(
-                self.init_latent, size=(self.height // opt_f, self.width // opt_f), mode="bilinear"
+                self.init_latent,
+                size=(self.height // opt_f, self.width // opt_f),
+                mode=RESIZE_INTERPOLATION,
             )
         if mask is not None:
             mask_tensor = torch.as_tensor(np.asarray(mask, dtype=np.float32))[None, None]

@@ -1,0 +1,338 @@
+"""The host adapter's hooks on stubbed WebUIs: resize, schedule, steps, and nothing left behind."""
+
+from __future__ import annotations
+
+from copy import copy
+
+import numpy as np
+import pytest
+import torch
+
+from latent_upscale import METHODS, SCHEDULES, get_sigmas, img2img_steps, upscale
+from latent_upscale.schedules import drop_penultimate
+from tests.webui_stub import SHAPES, install_host, shape_params
+
+SIZE = (64, 48)  # init image (height, width): latent 8 x 6
+TARGET = (9, 12)  # p.height 72, p.width 96 // 8: non-integer factors tell methods apart
+
+
+@pytest.fixture(params=shape_params())
+def host(request, monkeypatch):
+    return install_host(monkeypatch, request.param)
+
+
+def settings(host, method="nearest-exact", scheduler="simple", full_steps=True):
+    return host.webui.Settings(method, scheduler, full_steps)
+
+
+def encoded(host, p):
+    """The latent the host encodes from p's init image (batch_size copies), at its own size."""
+    images = [np.asarray(p.init_images[0])] * p.batch_size
+    return p.sd_model.encode(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2))
+
+
+def expected_sigmas(name, steps, denoise, full_steps, table, *, sdxl=False, discard=False):
+    """The WebUI's img2img rule applied to our schedule: build for total (+1), slice the tail."""
+    total, t_enc = img2img_steps(steps, denoise, full_steps)
+    sigmas = get_sigmas(name, total + (1 if discard else 0), table.cpu().float(), sdxl=sdxl)
+    if discard:
+        sigmas = drop_penultimate(sigmas)
+    return sigmas[total - t_enc - 1 :]
+
+
+def run(host, p, chosen):
+    return host.webui.run_job(p, chosen)
+
+
+def host_label(host, name):
+    return host.webui.host_label(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# The resize
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_each_method_replaces_the_hosts_bilinear(host, method):
+    p = host.img2img(SIZE)
+    run(host, p, settings(host, method))
+    want = upscale(encoded(host, p), TARGET, method)
+    torch.testing.assert_close(p.init_latent, want, rtol=0, atol=0)
+    assert p.init_latent.shape == (1, 4, *TARGET)
+
+
+def test_without_the_script_the_host_resizes_bilinearly(host):
+    p = host.img2img(SIZE)
+    host.processing.process_images(p)
+    want = torch.nn.functional.interpolate(encoded(host, p), size=TARGET, mode="bilinear")
+    assert torch.equal(p.init_latent, want)
+
+
+def test_only_the_latent_resize_call_is_redirected(host, monkeypatch):
+    """Mask and conditioning resizes (default mode) still go through torch, after our resize."""
+    calls = []
+    real = torch.nn.functional.interpolate
+
+    def spy(x, *args, **kwargs):
+        calls.append((tuple(x.shape), kwargs.get("mode", "nearest")))
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "interpolate", spy)
+    mask = np.zeros(SIZE, dtype=np.float32)
+    mask[:, 24:] = 1.0
+    p = host.img2img(SIZE, image_mask=mask)
+    run(host, p, settings(host, "bislerp"))
+    assert torch.nn.functional.interpolate is spy  # restored to what was there before
+    host_modes = [mode for shape, mode in calls if shape[0] == 1 and shape[1] == 1]
+    assert host_modes == ["nearest", "nearest"]  # latent mask and conditioning mask
+    assert ((1, 4, 8, 6), "bilinear") not in calls  # the host's bilinear never ran
+    assert p.mask.shape[-2:] == TARGET
+    assert p.conditioning_mask.shape[-2:] == TARGET
+    channels = 4
+    assert p.mask.shape[0] == channels
+    assert torch.equal(p.nmask[0], (p.nmask[0] > 0.5).float())  # mask_round still applied
+
+
+def test_a_host_without_the_resize_call_fails_clearly(host, monkeypatch):
+    monkeypatch.setattr(host.processing, "RESIZE_INTERPOLATION", "bicubic")
+    p = host.img2img(SIZE)
+    with pytest.raises(RuntimeError, match="made no latent resize call"):
+        run(host, p, settings(host))
+    assert torch.nn.functional.interpolate.__module__ == "torch.nn.functional"
+
+
+def test_other_resize_modes_keep_the_host_resize_and_say_so(host):
+    p = host.img2img(SIZE, resize_mode=0)
+    processed = run(host, p, settings(host, "bislerp", "karras"))
+    assert any("not 'Just resize (latent upscale)'" in c for c in p.comments)
+    assert "Latent upscale method" not in processed.infotexts[0]
+    assert "Latent upscale scheduler: karras" in processed.infotexts[0]
+    table = p.sampler.model_wrap.sigmas
+    torch.testing.assert_close(
+        processed.sampler_runs[0]["sigmas"], expected_sigmas("karras", 20, 0.5, True, table)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The schedule and the steps
+
+
+@pytest.mark.parametrize("full_steps", [True, False], ids=["full", "webui-rule"])
+@pytest.mark.parametrize("name", [n for n in SCHEDULES if n != "automatic"])
+def test_each_schedule_reaches_the_sampler_with_the_webui_slice(host, name, full_steps):
+    p = host.img2img(SIZE, steps=12, denoising_strength=0.4)
+    processed = run(host, p, settings(host, "area", name, full_steps))
+    ran = processed.sampler_runs[0]
+    total, t_enc = img2img_steps(12, 0.4, full_steps)
+    assert (ran["total"], ran["t_enc"]) == (total, t_enc)
+    want = expected_sigmas(name, 12, 0.4, full_steps, p.sampler.model_wrap.sigmas)
+    torch.testing.assert_close(ran["sigmas"], want, rtol=2e-6, atol=1e-7)
+    assert ran["sigmas"].dtype == torch.float32
+
+
+def test_full_steps_runs_exactly_the_slider(host):
+    p = host.img2img(SIZE, steps=10, denoising_strength=0.3)
+    full = run(host, p, settings(host, full_steps=True)).sampler_runs[0]
+    assert (full["total"], full["t_enc"], len(full["sigmas"]) - 1) == (33, 9, 10)
+    rule = run(host, p, settings(host, full_steps=False)).sampler_runs[0]
+    assert (rule["total"], rule["t_enc"], len(rule["sigmas"]) - 1) == (10, 3, 4)
+
+
+@pytest.mark.parametrize("name", ["karras", "beta_comfyui"])  # host schedule / our override
+def test_discard_penultimate_samplers_get_one_more_step(host, name):
+    p = host.img2img(SIZE, steps=10, denoising_strength=0.5, sampler_name="DPM2")
+    ran = run(host, p, settings(host, scheduler=name)).sampler_runs[0]
+    want = expected_sigmas(name, 10, 0.5, True, p.sampler.model_wrap.sigmas, discard=True)
+    torch.testing.assert_close(ran["sigmas"], want, rtol=2e-6, atol=1e-7)
+
+
+def test_automatic_keeps_the_hosts_own_schedule(host):
+    kwargs = {"steps": 10, "denoising_strength": 0.5, "sampler_name": "DPM++ 2M"}
+    if host.shape.schedulers is not None:
+        kwargs["scheduler"] = "Exponential"
+    plain = host.processing.process_images(host.img2img(SIZE, **kwargs)).sampler_runs[0]
+    p = host.img2img(SIZE, **kwargs)
+    ours = run(host, p, settings(host, scheduler="automatic", full_steps=False))
+    assert torch.equal(ours.sampler_runs[0]["sigmas"], plain["sigmas"])
+    assert "Latent upscale scheduler: automatic" in ours.infotexts[0]
+    if host.shape.schedulers is not None:
+        assert "Schedule type: Exponential" in ours.infotexts[0]
+
+
+@pytest.mark.parametrize("sampler", ["DDIM", "PLMS", "UniPC"])
+def test_timestep_samplers_say_the_schedule_is_ignored(host, sampler):
+    p = host.img2img(SIZE, steps=10, denoising_strength=0.5, sampler_name=sampler)
+    processed = run(host, p, settings(host, scheduler="karras"))
+    assert any("ignores custom schedules" in c for c in p.comments)
+    assert "Latent upscale scheduler: automatic" in processed.infotexts[0]
+    assert "Schedule type: Karras" not in processed.infotexts[0]
+    ran = processed.sampler_runs[0]
+    assert (ran["total"], ran["t_enc"]) == (20, 9)  # full steps still apply
+    assert p.sampler_noise_scheduler_override is None
+
+
+def test_the_override_uses_the_jobs_own_table_on_forge(monkeypatch):
+    host = install_host(monkeypatch, "forge")
+    p = host.img2img(SIZE, steps=30, denoising_strength=1.0)
+    ran = run(host, p, settings(host, scheduler="beta_comfyui")).sampler_runs[0]
+    forge_table = p.sd_model.forge_objects.unet.model.predictor.sigmas
+    assert torch.equal(ran["sigmas"], expected_sigmas("beta_comfyui", 30, 1.0, True, forge_table))
+    a1111_table = host.modules.sd_samplers_kdiffusion.CompVisDenoiser(p.sd_model).sigmas
+    assert not torch.equal(forge_table, a1111_table)
+
+
+def test_sdxl_models_get_the_sdxl_tables(host):
+    model = host.processing.StubModel(is_sdxl=True)
+    p = host.img2img(SIZE, model=model, steps=10, denoising_strength=1.0)
+    ran = run(host, p, settings(host, scheduler="align_your_steps_comfyui")).sampler_runs[0]
+    table = p.sampler.model_wrap.sigmas
+    want = expected_sigmas("align_your_steps_comfyui", 10, 1.0, True, table, sdxl=True)
+    torch.testing.assert_close(ran["sigmas"], want)
+    sd1 = expected_sigmas("align_your_steps_comfyui", 10, 1.0, True, table, sdxl=False)
+    assert not torch.allclose(ran["sigmas"], sd1)
+
+
+@pytest.mark.parametrize("shape", ["a1111-1.10", "forge"])
+def test_16_channel_v_prediction_latents(monkeypatch, shape):
+    host = install_host(monkeypatch, shape)
+    model = host.processing.StubModel(channels=16, parameterization="v")
+    mask = np.ones(SIZE, dtype=np.float32)
+    p = host.img2img(SIZE, model=model, image_mask=mask, batch_size=2)
+    processed = run(host, p, settings(host, "lanczos", "karras"))
+    want = upscale(encoded(host, p), TARGET, "lanczos")
+    assert torch.equal(p.init_latent, want)
+    assert p.mask.shape == (16, *TARGET)
+    assert len(processed.images) == 2
+
+
+def test_batch_size_and_count(host):
+    p = host.img2img(SIZE, batch_size=2, n_iter=3)
+    processed = run(host, p, settings(host, "bicubic"))
+    assert len(processed.images) == 6
+    assert all(img.shape == (4, *TARGET) for img in processed.images)
+    assert len(processed.sampler_runs) == 3
+    want = upscale(encoded(host, p), TARGET, "bicubic")
+    assert torch.equal(p.init_latent, want)
+
+
+def test_zero_denoise_with_full_steps_does_not_crash(host):
+    p = host.img2img(SIZE, steps=10, denoising_strength=0.0)
+    processed = run(host, p, settings(host, scheduler="beta_comfyui"))
+    assert processed.sampler_runs[0]["total"] == 0
+
+
+def test_schedule_override_contract(host):
+    p = host.img2img(SIZE)
+    host.processing.process_images(p)  # a sampler and its model_wrap
+    override = host.webui.ScheduleOverride("karras", p.sampler.model_wrap)
+    sigmas = override(15)
+    assert sigmas.shape == (16,)
+    assert sigmas[-1] == 0
+    assert sigmas.dtype == torch.float32
+    assert sigmas.device == p.sampler.model_wrap.sigmas.device
+    assert torch.equal(override(0), torch.zeros(1))
+    assert torch.equal(override(-3), torch.zeros(1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs and copies
+
+
+def test_copies_of_p_use_their_own_settings_and_model(host):
+    p = host.img2img(SIZE, steps=10, denoising_strength=0.5)
+    setattr(p, host.webui.ATTR, settings(host, "bislerp", "kl_optimal_comfyui"))
+    pc = copy(p)
+    pc.sd_model = host.processing.StubModel(table_power=1.3)
+    setattr(pc, host.webui.ATTR, settings(host, "area", "kl_optimal_comfyui"))
+    ran_c = host.processing.process_images(pc).sampler_runs[0]
+    ran_p = host.processing.process_images(p).sampler_runs[0]
+    assert torch.equal(pc.init_latent, upscale(encoded(host, pc), TARGET, "area"))
+    assert torch.equal(p.init_latent, upscale(encoded(host, p), TARGET, "bislerp"))
+    table_c, table_p = pc.sampler.model_wrap.sigmas, p.sampler.model_wrap.sigmas
+    assert not torch.equal(table_c, table_p)
+    for ran, table in ((ran_c, table_c), (ran_p, table_p)):
+        want = expected_sigmas("kl_optimal_comfyui", 10, 0.5, True, table)
+        torch.testing.assert_close(ran["sigmas"], want)
+
+
+def test_repeated_runs_on_one_p_are_idempotent(host):
+    user_scheduler = "Karras" if host.shape.schedulers is not None else None
+    p = host.img2img(SIZE, steps=8)
+    if user_scheduler:
+        p.scheduler = user_scheduler
+    extra = p.extra_generation_params
+    results = [
+        run(host, p, settings(host, "bislerp", name))
+        for name in ("simple", "simple", "beta_comfyui", "simple")
+    ]
+    assert results[0].infotexts == results[1].infotexts == results[3].infotexts
+    assert torch.equal(results[0].images[0], results[3].images[0])
+    assert torch.equal(results[0].sampler_runs[0]["sigmas"], results[1].sampler_runs[0]["sigmas"])
+    assert p.sampler_noise_scheduler_override is None
+    assert getattr(p, "scheduler", None) == user_scheduler
+    assert p.extra_generation_params is extra
+    assert not any(k.startswith("Latent upscale") for k in extra)
+    assert not hasattr(p, host.webui.ATTR)
+
+
+def _job_results(host, **kwargs):
+    p = host.img2img(SIZE, steps=8, denoising_strength=0.6, **kwargs)
+    processed = host.processing.process_images(p)
+    return p.init_latent, processed.sampler_runs[0]["sigmas"], processed.images[0], processed.info
+
+
+@pytest.mark.parametrize("failure", ["exception", "interrupt", "init-exception"])
+def test_nothing_is_left_behind_after_a_failed_job(monkeypatch, failure):
+    for shape in shape_params():
+        with monkeypatch.context() as mp:
+            baseline = _job_results(install_host(mp, shape, extension=False))
+        with monkeypatch.context() as mp:
+            host = install_host(mp, shape)
+            p = host.img2img(SIZE, steps=8, denoising_strength=0.6)
+            if failure == "init-exception":
+                p.image_mask = np.zeros((2, 2, 2, 2), dtype=np.float32)  # fails after the resize
+            else:
+
+                def on_step(_p, i, failure=failure, state=host.shared.state):
+                    if i == 2:
+                        if failure == "exception":
+                            raise RuntimeError("sampler failed")
+                        state.interrupt()
+
+                host.shared.state.on_step = on_step
+            if failure == "interrupt":
+                run(host, p, settings(host, "bislerp", "beta_comfyui"))
+            else:
+                with pytest.raises((RuntimeError, ValueError)):
+                    run(host, p, settings(host, "bislerp", "beta_comfyui"))
+            host.shared.state.on_step = None
+            host.shared.state.interrupted = False
+            assert p.sampler_noise_scheduler_override is None
+            after = _job_results(host)
+        for want, got in zip(baseline, after, strict=True):
+            if isinstance(want, torch.Tensor):
+                assert torch.equal(want, got), shape
+            else:
+                assert want == got, shape
+
+
+def test_a_job_without_the_script_is_unaffected(monkeypatch):
+    for shape in shape_params():
+        with monkeypatch.context() as mp:
+            baseline = _job_results(install_host(mp, shape, extension=False), sampler_name="DPM2")
+        with monkeypatch.context() as mp:
+            host = install_host(mp, shape)
+            run(host, host.img2img(SIZE), settings(host, "lanczos", "karras"))
+            after = _job_results(host, sampler_name="DPM2")
+        for want, got in zip(baseline, after, strict=True):
+            assert torch.equal(want, got) if isinstance(want, torch.Tensor) else want == got
+
+
+def test_all_stub_shapes_run(monkeypatch):
+    """Every shape the stub knows (1.7, 1.8, 1.9, 1.10, Forge) runs a job end to end."""
+    for shape in SHAPES:
+        with monkeypatch.context() as mp:
+            host = install_host(mp, shape)
+            p = host.img2img(SIZE)
+            processed = run(host, p, settings(host, "bislerp", "karras"))
+            assert "Latent upscale method: bislerp" in processed.info
