@@ -188,7 +188,7 @@ def _zoom(image: torch.Tensor, factor: int) -> torch.Tensor:
 
 def _cells(latent: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, model: str) -> list:
     """Row images for one latent [1, C, H, W]: up to four channels, then the RGB preview."""
-    rows = [_channel_rgb(latent[0, c], float(lo[c]), float(hi[c])) for c in range(len(lo))][:4]
+    rows = [_channel_rgb(latent[0, c], float(lo[c]), float(hi[c])) for c in range(min(len(lo), 4))]
     if latent.shape[1] == len(pv.LATENT_RGB_FACTORS[model]):
         rows.append(pv.latent_to_rgb(latent, model)[0].permute(1, 2, 0).double())
     return rows

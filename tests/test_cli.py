@@ -373,6 +373,15 @@ def test_figures_are_small_deterministic_pngs(capsys, tmp_path):
         assert again[path.name] == path.read_bytes(), path.name
 
 
+def test_figures_refuses_a_file_as_folder(capsys, tmp_path):
+    target = tmp_path / "assets"
+    target.write_text("not a folder")
+    code, _, err = run(capsys, "figures", "--out", str(target))
+    assert code == 2
+    assert "not a folder" in err
+    assert target.read_text() == "not a folder"
+
+
 def test_committed_figures_exist_and_are_small():
     for name in cli.FIGURE_FILES.values():
         path = ROOT / "assets" / name
