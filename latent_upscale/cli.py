@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -403,6 +404,11 @@ def format_metrics_table(comparison: Comparison) -> str:
     return "\n".join(rows)
 
 
+def _json_numbers(values: dict[str, float]) -> dict[str, float | None]:
+    """Metric values for JSON: NaN (undefined, e.g. no detail in the input) becomes null."""
+    return {k: None if math.isnan(v) else v for k, v in values.items()}
+
+
 def _load_input(path: str | None, seed: int) -> tuple[torch.Tensor, str]:
     """The latent to compare (first of a batch) and a description of where it came from."""
     if path is None:
@@ -430,7 +436,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "input_size": [h, w],
             "output_size": list(size),
             "channels": latent.shape[1],
-            "metrics": {m: asdict(v) for m, v in comparison.metrics.items()},
+            "metrics": {m: _json_numbers(asdict(v)) for m, v in comparison.metrics.items()},
             "skipped": comparison.skipped,
         }
         print(json.dumps(payload, indent=2))

@@ -305,6 +305,16 @@ def test_compare_reads_every_file_kind_identically(capsys, tmp_path):
     assert all(metrics == results["pt"] for metrics in results.values())
 
 
+def test_compare_flat_latent_gives_valid_json(capsys, tmp_path):
+    path = tmp_path / "flat.pt"
+    torch.save(torch.ones(1, 4, 6, 6), path)
+    code, out, _ = run(capsys, "compare", str(path), "--methods", "bilinear", "--json")
+    assert code == 0
+    metrics = json.loads(out, parse_constant=pytest.fail)["metrics"]["bilinear"]
+    assert metrics["detail"] is None  # undefined: the input has no detail to keep
+    assert metrics["overshoot"] == 0.0
+
+
 def test_compare_sixteen_channel_latent(capsys, tmp_path):
     path = tmp_path / "flux.pt"
     torch.save(torch.randn(1, 16, 8, 8), path)
