@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import tempfile
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -531,6 +532,11 @@ def cmd_figures(args: argparse.Namespace) -> int:
 # --- parser ------------------------------------------------------------------------------------
 
 
+def _wrap(*parts: str) -> str:
+    """Help text wrapped for the terminal (the raw formatter keeps our epilog layout)."""
+    return textwrap.fill("".join(parts), 92)
+
+
 def _prog() -> str:
     """Program name for usage lines: how the command was started."""
     argv0 = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
@@ -542,7 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog=_prog(),
-        description=(
+        description=_wrap(
             "See what Latent Upscale does before you generate: the sigmas an img2img run "
             "actually uses, and what each latent resize method does to a latent. "
             "No WebUI, model or GPU needed. Without a command: list methods and schedules."
@@ -566,7 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_sched = sub.add_parser(
         "schedule",
         help="print (and plot) the sigmas an img2img run actually uses",
-        description=(
+        description=_wrap(
             "Print, sigma by sigma, what an img2img run with this scheduler, step count, "
             "denoise and full-steps setting samples, next to what the WebUI does by default "
             "(Automatic schedule for the sampler, steps x denoise). Sigmas come from the "
@@ -618,11 +624,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_sched.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p_sched.set_defaults(func=cmd_schedule)
 
-    metric_lines = "\n".join(f"  {name}: {text}" for name, text in pv.METRIC_HELP.items())
+    metric_lines = "\n".join(
+        textwrap.fill(f"{name}: {text}", 92, initial_indent="  ", subsequent_indent="    ")
+        for name, text in pv.METRIC_HELP.items()
+    )
     p_cmp = sub.add_parser(
         "compare",
         help="resize one latent with every method; metrics and a PNG grid",
-        description=(
+        description=_wrap(
             "Resize one latent with each method and print measurable properties; with --out "
             "also write a PNG grid (each channel in gray over the input's range, red/blue "
             "where a method goes above/below it, and an RGB preview through the standard "
@@ -659,7 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_fig = sub.add_parser(
         "figures",
         help="regenerate the README figures",
-        description=(
+        description=_wrap(
             "Regenerate every figure in assets/ (deterministic): "
             + ", ".join(FIGURE_FILES.values())
             + "."
