@@ -205,6 +205,10 @@ class StubHost:
         self.runner = self.modules.scripts.ScriptRunner()
         self.runner.initialize_scripts(is_img2img=True)
         self.modules.script_callbacks.before_ui_callback()
+        import gradio
+
+        with gradio.Blocks():
+            self.runner.create_script_ui(is_img2img=True)
         for script in self.runner.selectable_scripts:
             if script.title() == "Latent Upscale":
                 self.script = script

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Build the WebUI script's controls under the Gradio versions the hosts ship:
+# 3.41.2 (A1111 1.6-1.10, reForge, Forge Classic) and 4.40.0 (Forge main).
+# Each runs in a throwaway virtual environment (Gradio 3 pins old packages; it must not touch
+# .venv). Choose versions with UI_CHECK_GRADIO="3.41.2 4.40.0" (the default).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1
+
+python=${PYTHON:-python3}
+versions=${UI_CHECK_GRADIO:-"3.41.2 4.40.0"}
+work=$(mktemp -d "${TMPDIR:-/tmp}/latent-upscale-ui-check.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+for version in $versions; do
+  start=$SECONDS
+  venv="$work/gradio-$version"
+  echo "== Gradio $version"
+  "$python" -m venv "$venv"
+  # torch first, pinned, so no resolver step pulls another build; then Gradio and the test tools
+  "$venv/bin/pip" install -q "torch==2.13.0"
+  extra=()
+  case $version in 4.*) extra=("huggingface_hub<1.0") ;; esac  # gradio 4.40 imports HfFolder
+  "$venv/bin/pip" install -q "gradio==$version" "${extra[@]}" scipy pytest
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/test_webui_ui.py
+  echo "== Gradio $version: $((SECONDS - start)) s"
+done

@@ -1,0 +1,59 @@
+"""The script's controls under the real Gradio the hosts ship (3.41.2 A1111, 4.40.0 Forge).
+
+Skipped without Gradio (the main test environment); ``.ci/ui_check.sh`` runs it in throwaway
+environments with each Gradio version.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+gr = pytest.importorskip("gradio", reason="Gradio is not installed here: run .ci/ui_check.sh")
+
+from latent_upscale import METHODS, SCHEDULES, options  # noqa: E402
+from tests.webui_stub import install_host  # noqa: E402
+
+GRADIO_MAJOR = int(gr.__version__.split(".")[0])
+
+
+@pytest.fixture
+def host(monkeypatch):
+    shape = "forge" if GRADIO_MAJOR >= 4 else "a1111-1.10"  # the host that ships this Gradio
+    return install_host(monkeypatch, shape, fake_gradio=False)
+
+
+def _choice_values(dropdown):
+    return [c[1] if isinstance(c, tuple | list) else c for c in dropdown.choices]
+
+
+def test_controls_build_with_valid_explicit_values(host):
+    with gr.Blocks() as demo:
+        controls = host.script.ui(True)
+        again = host.script.ui(True)  # the API builds the UI again for default arguments
+    method, scheduler, full_steps = controls
+    assert isinstance(method, gr.Dropdown)
+    assert isinstance(scheduler, gr.Dropdown)
+    assert isinstance(full_steps, gr.Checkbox)
+    assert method.value in _choice_values(method)
+    assert scheduler.value in _choice_values(scheduler)
+    assert _choice_values(method) == [m.label for m in METHODS.values()]
+    assert _choice_values(scheduler) == [s.label for s in SCHEDULES.values()]
+    assert full_steps.value is True
+    assert [c.value for c in controls] == [c.value for c in again]
+    assert options.parse_args([c.value for c in controls]) == options.Settings()
+    assert all(c.elem_id and c.elem_id.startswith("script_") for c in controls)
+    config = demo.get_config_file()
+    assert len(config["components"]) >= 6
+
+
+def test_infotext_fields_fit_the_components(host):
+    with gr.Blocks():
+        host.script.ui(True)
+    fields = host.script.infotext_fields
+    assert [f[0] for f in fields] == [c for c, _ in fields]
+    params = options.infotext_params(options.Settings("bislerp", "karras", False))
+    values = [key(params) for _, key in fields]
+    assert values == ["Bislerp", "Karras", False]
+    for (component, _), value in zip(fields, values, strict=True):
+        if isinstance(component, gr.Dropdown):
+            assert value in _choice_values(component)
