@@ -8,7 +8,7 @@ table (the WebUI's ``model_wrap.sigmas``); ``SCHEDULES`` lists every schedule in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from types import MappingProxyType
@@ -558,8 +558,3 @@ def get_sigmas(
     kwargs = _check_params(schedule, params)
     inputs = _inputs(schedule, table, sigma_min, sigma_max, sdxl)
     return schedule.function(n, inputs, **kwargs).to(device="cpu", dtype=torch.float32)
-
-
-def iter_labels() -> Iterator[str]:
-    """UI labels in display order."""
-    return (s.label for s in _LIST)
