@@ -121,6 +121,18 @@ def test_schedule_type_in_infotext_is_what_ran(monkeypatch, scheduler, host_has_
             assert p.scheduler == "Exponential"  # the user's choice is back on p
 
 
+def test_stale_host_schedule_entries_are_dropped_when_we_override(host):
+    p = host.img2img(SIZE)
+    p.extra_generation_params.update({"Schedule type": "Karras", "Schedule rho": 5.0})
+    processed = host.webui.run_job(p, host.webui.Settings(scheduler="beta_comfyui"))
+    assert "Schedule type" not in processed.info
+    assert "Schedule rho" not in processed.info
+    kept = p.extra_generation_params  # the user's dict: untouched but for the host's own entries
+    assert kept["Schedule type"] == "Karras"
+    assert kept["Schedule rho"] == 5.0
+    assert not any(k.startswith("Latent upscale") for k in kept)
+
+
 def test_old_hosts_do_not_report_their_global_schedule_type(monkeypatch):
     host = install_host(monkeypatch, "a1111-1.7")
     host.shared.opts._stub_set("k_sched_type", "karras")
@@ -163,6 +175,7 @@ def test_xyz_method_axis_runs_each_cell_with_its_method(host):
         assert "Latent upscale scheduler: simple" in cell.info
     assert not hasattr(p, host.webui.ATTR)
     assert p.sampler_noise_scheduler_override is None
+    assert not any(k.startswith("Latent upscale") for k in p.extra_generation_params)
 
 
 def test_xyz_scheduler_and_steps_axes(host):
