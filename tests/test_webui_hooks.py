@@ -230,8 +230,16 @@ def test_schedule_override_contract(host):
     assert sigmas[-1] == 0
     assert sigmas.dtype == torch.float32
     assert sigmas.device == p.sampler.model_wrap.sigmas.device
-    assert torch.equal(override(0), torch.zeros(1))
-    assert torch.equal(override(-3), torch.zeros(1))
+    assert torch.equal(override(0).cpu(), torch.zeros(1))
+    assert torch.equal(override(-3).cpu(), torch.zeros(1))
+
+
+@pytest.mark.parametrize("name", ["karras", "beta_comfyui", "automatic"])
+def test_sigmas_live_where_the_hosts_own_schedules_do(host, name):
+    """<= 1.9 make schedules on the model's device, 1.10+ and Forge on the CPU."""
+    plain = host.processing.process_images(host.img2img(SIZE)).sampler_runs[0]
+    ours = run(host, host.img2img(SIZE), settings(host, scheduler=name)).sampler_runs[0]
+    assert ours["sigmas_device"] == plain["sigmas_device"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch
+from modules import shared
 
 cpu = torch.device("cpu")
-device = cpu
+device = shared.device
 dtype = torch.float32
 dtype_vae = torch.float32
 

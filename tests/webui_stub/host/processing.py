@@ -58,21 +58,21 @@ class StubModel:
         table_power: float = 1.0,
     ) -> None:
         ac = scaled_linear_alphas_cumprod() ** table_power  # another power: another sigma table
-        self.alphas_cumprod = ac.float()
+        self.alphas_cumprod = ac.float().to(shared.device)
         self.is_sdxl = is_sdxl
         self.parameterization = parameterization
         self.channels = channels
         if HOST.mask_channels_from_latent:  # 1.10+: the model says how many latent channels
             self.latent_channels = channels
         if HOST.forge:
-            predictor = Predictor(ac)
+            predictor = Predictor(ac.to(shared.device))
             unet = types.SimpleNamespace(model=types.SimpleNamespace(predictor=predictor))
             vae = types.SimpleNamespace(latent_channels=channels)
             self.forge_objects = types.SimpleNamespace(unet=unet, vae=vae)
-        self.mix = torch.linspace(-1, 1, channels * 3).reshape(channels, 3)
+        self.mix = torch.linspace(-1, 1, channels * 3).reshape(channels, 3).to(shared.device)
 
     def encode(self, image: torch.Tensor) -> torch.Tensor:
-        pooled = torch.nn.functional.avg_pool2d(image.float(), 8)
+        pooled = torch.nn.functional.avg_pool2d(image.to(self.mix.device).float(), 8)
         return torch.einsum("bkhw,ck->bchw", pooled, self.mix)
 
 
@@ -152,6 +152,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             )
         if mask is not None:
             mask_tensor = torch.as_tensor(np.asarray(mask, dtype=np.float32))[None, None]
+            mask_tensor = mask_tensor.to(self.init_latent.device)
             latmask = torch.nn.functional.interpolate(mask_tensor, size=self.init_latent.shape[2:])
             if self.mask_round:
                 latmask = latmask.round()
@@ -182,7 +183,7 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             channels = self.sd_model.forge_objects.vae.latent_channels
         shape = (len(seeds), channels, self.height // opt_f, self.width // opt_f)
         generator = torch.Generator().manual_seed(int(seeds[0]))
-        noise = torch.randn(shape, generator=generator)
+        noise = torch.randn(shape, generator=generator).to(shared.device)
         samples = self.sampler.sample_img2img(
             self, self.init_latent, noise, conditioning, unconditional_conditioning,
             image_conditioning=self.image_conditioning,

@@ -183,7 +183,12 @@ class KDiffusionSampler(sd_samplers_common.Sampler):
         sigma_sched = sigmas[steps - t_enc - 1 :]
         xi = x + noise * sigma_sched[0].to(x.device)
         self.runs.append(
-            {"total": steps, "t_enc": t_enc, "sigmas": sigma_sched.clone(), "x": x.clone()}
+            {
+                "total": steps,
+                "t_enc": t_enc,
+                "sigmas": sigma_sched.detach().cpu().clone(),  # what ran, for comparisons
+                "sigmas_device": sigmas.device,
+            }
         )
 
         def step(latent: torch.Tensor, i: int) -> torch.Tensor:

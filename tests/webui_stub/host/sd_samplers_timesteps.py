@@ -34,5 +34,5 @@ class CompVisSampler(sd_samplers_common.Sampler):
         steps, t_enc = sd_samplers_common.setup_img2img_steps(p, steps)
         timesteps = self.get_timesteps(p, steps)
         run = timesteps[:t_enc]
-        self.runs.append({"total": steps, "t_enc": t_enc, "timesteps": run.clone(), "x": x.clone()})
+        self.runs.append({"total": steps, "t_enc": t_enc, "timesteps": run.cpu().clone()})
         return self._loop(p, x + 0.1 * noise, len(run), lambda latent, i: latent * 0.99)

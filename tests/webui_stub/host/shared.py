@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import modules
@@ -64,7 +65,7 @@ class State:
 
 
 state = State()
-device = torch.device("cpu")
+device = torch.device(os.environ.get("LATENT_UPSCALE_STUB_DEVICE", "cpu"))  # e.g. cuda, mps
 sd_model = None  # set by processing.make_img2img
 
 latent_upscale_default_mode = "Latent"
