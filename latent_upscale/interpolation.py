@@ -1,0 +1,368 @@
+"""Latent resize methods: torch's interpolate modes, ComfyUI's bislerp and a clean Lanczos-3.
+
+``upscale(latent, size, method)`` resizes a [B, C, H, W] latent (any C) to ``size`` =
+(height, width) in latent pixels. ``METHODS`` maps each method name to its :class:`Method`,
+in display order.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["METHODS", "Method", "lanczos_weights", "upscale"]
+
+Kernel = Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]
+
+# ComfyUI's thresholds on the cosine of two neighbouring vectors (comfy/utils.py bislerp).
+_PARALLEL_COS = 1 - 1e-5
+_OPPOSITE_COS = -1 + 1e-5
+# An angle so small that sin(t·a)/sin(a) = t to ~1e-13: slerp weights become lerp weights.
+_LERP_ANGLE = 1e-6
+_HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+@dataclass(frozen=True)
+class Method:
+    """One latent resize method: its name, UI label and help text, and the function that runs it."""
+
+    name: str
+    label: str
+    description: str
+    mode: str | None = None  # torch.nn.functional.interpolate mode, None for our own kernels
+    antialias: bool = False
+    kernel: Kernel = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+
+# --- torch modes -------------------------------------------------------------------------
+
+
+def _interpolate(
+    x: torch.Tensor, size: tuple[int, int], mode: str, antialias: bool
+) -> torch.Tensor:
+    """torch.nn.functional.interpolate with align_corners=False where the mode takes it."""
+    align = False if mode in ("bilinear", "bicubic") else None
+    return F.interpolate(x, size=size, mode=mode, align_corners=align, antialias=antialias)
+
+
+def _torch_kernel(mode: str, antialias: bool) -> Kernel:
+    """A thin dispatch to torch's interpolate, in float32 where the device lacks a half kernel."""
+
+    def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        # CPU antialias kernels raise for float16/bfloat16 (torch 2.13): go straight to float32.
+        if antialias and x.dtype in _HALF_DTYPES and x.device.type == "cpu":
+            return _interpolate(x.float(), size, mode, antialias).to(x.dtype)
+        try:
+            return _interpolate(x, size, mode, antialias)
+        except (RuntimeError, NotImplementedError):
+            return _fallback(x, size, mode, antialias)
+
+    return resize
+
+
+def _fallback(x: torch.Tensor, size: tuple[int, int], mode: str, antialias: bool) -> torch.Tensor:
+    """Retry a kernel the device lacks: in float32 on the same device, else on the CPU."""
+    if x.dtype in _HALF_DTYPES:
+        try:
+            return _interpolate(x.float(), size, mode, antialias).to(x.dtype)
+        except (RuntimeError, NotImplementedError):
+            if x.device.type == "cpu":
+                raise
+    elif x.device.type == "cpu":
+        raise
+    wide = torch.float64 if x.dtype == torch.float64 else torch.float32
+    return _interpolate(x.to("cpu", wide), size, mode, antialias).to(x.device, x.dtype)
+
+
+# --- bislerp (ComfyUI comfy/utils.py) ------------------------------------------------------
+#
+# Per pass, for output position j with left neighbour k = left[j] and ratio r = ratio[j], the
+# channel vectors b1 = x[k], b2 = x[k + 1] give
+#     slerp(b1/|b1|, b2/|b2|, r) · ((1 - r)|b1| + r|b2|) = w1·b1 + w2·b2,
+#     w1 = sin((1 - r)a)/sin(a) · (1 + r(ρ - 1)),   w2 = sin(r·a)/sin(a) · (1/ρ + r(1 - 1/ρ)),
+# with a the angle between b1 and b2 and ρ = |b2|/|b1|. Everything that depends on the pair only
+# (a, 1/sin(a), ρ) is computed once per input pair; per output pixel there are two sines and a
+# few multiply-adds on one scalar per pixel, then one two-tap blend of the C channels.
+
+_P_ANGLE, _P_MOVE, _P_A1, _P_A2, _P_B1, _P_B2 = range(6)
+
+
+@functools.lru_cache(maxsize=64)
+def _bislerp_coords(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Left index, right index and ratio per output position, from ComfyUI's bilinear index ramp."""
+    ramp = torch.arange(n_in, dtype=torch.float32).reshape(1, 1, 1, n_in)
+    pos = F.interpolate(ramp, size=(1, n_out), mode="bilinear", align_corners=False).flatten()
+    left = pos.long()
+    ratio = pos - pos.floor()
+    # ComfyUI interpolates a second ramp for the right index; float rounding there can skip a
+    # column (3 -> 19: pos 0.99999994 pairs 0 with 2). The right neighbour is left + 1.
+    right = (left + 1).clamp(max=n_in - 1)
+    ratio[right == left] = 0.0
+    return left, right, ratio
+
+
+@functools.lru_cache(maxsize=64)
+def _bislerp_plan(
+    n_in: int, n_out: int, dim: int, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Device copies of the coordinates: left, right, pair index and ratio (shaped for ``dim``)."""
+    left, right, ratio = _bislerp_coords(n_in, n_out)
+    # The last position pairs with itself (ratio 0): use the pair before it, weights (1, 0).
+    pair = left.clamp(max=max(n_in - 2, 0))
+    view = [1, 1, 1, 1]
+    view[dim] = n_out
+    return (
+        left.to(device),
+        right.to(device),
+        pair.to(device),
+        ratio.to(device, dtype).reshape(view),
+    )
+
+
+def _take(x: torch.Tensor, dim: int, index: torch.Tensor, out: torch.Tensor | None = None):
+    """x.index_select(dim, index), as a gather with an expanded index along the last dim."""
+    if dim == x.dim() - 1:  # gather is several times faster than index_select there on CPU
+        shape = [*x.shape[:-1], index.numel()]
+        return torch.gather(x, dim, index.expand(shape), out=out)
+    return torch.index_select(x, dim, index, out=out)
+
+
+def _sqrt_rounded(t: torch.Tensor) -> torch.Tensor:
+    """Correctly rounded square root (torch 2.13's float32 CPU sqrt is often an ulp off)."""
+    if t.device.type == "cpu" and t.dtype == torch.float32:
+        return torch.from_numpy(np.sqrt(t.detach().numpy()))
+    return t.sqrt()
+
+
+def _channel_norm(x: torch.Tensor) -> torch.Tensor:
+    """|x| over channels, rounded as ComfyUI's torch.norm over [N, C] rows rounds it."""
+    # The parallel / opposite decisions must agree with ComfyUI's bit for bit (the golden
+    # linspace cases sit within an ulp of its thresholds). For C in (1, 4, 8) an NCHW channel
+    # sum adds in the same order as a row sum (checked on torch 2.13), and vector_norm's
+    # square root is correctly rounded.
+    if x.shape[1] in (1, 4, 8):
+        return _sqrt_rounded((x * x).sum(1, keepdim=True))
+    return torch.linalg.vector_norm(x, dim=1, keepdim=True)
+
+
+def _pair_params(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """[B, 6, ...] per neighbour pair (k, k+1) along ``dim``: angle, move flag, A1, A2, B1, B2."""
+    n = x.shape[dim] - 1
+    tiny = math.sqrt(torch.finfo(x.dtype).tiny)
+    if x.shape[1] not in (1, 4, 8):
+        x = x.contiguous(memory_format=torch.channels_last)  # row-sum order for the channels
+    norm = _channel_norm(x).clamp_(min=tiny)
+    unit = x / norm  # as ComfyUI: normalise, then the dot product
+    cos = (unit.narrow(dim, 0, n) * unit.narrow(dim, 1, n)).sum(1)
+    del unit
+    n1, n2 = norm.narrow(dim, 0, n).squeeze(1), norm.narrow(dim, 1, n).squeeze(1)
+    shape = list(norm.shape)
+    shape[1], shape[dim] = 6, n
+    params = norm.new_empty(shape)
+    angle, move, a1, a2, b1, b2 = params.unbind(1)
+    # (Float arithmetic instead of masked_fill / where: several times faster on CPU.)
+    torch.le(cos, _PARALLEL_COS, out=move)  # 0 where ComfyUI keeps the left vector: ratio 0
+    # Zero vectors and near-opposite pairs (ComfyUI) blend linearly: angle -> 0, ρ = 1.
+    slerp = (cos >= _OPPOSITE_COS).logical_and_(torch.minimum(n1, n2) > tiny).to(x.dtype)
+    cos.sub_(1.0).mul_(slerp).add_(1.0)  # cos = 1 for linear pairs
+    # A tiny angle instead of 0 keeps sin(t·a)/sin(a) = t finite (near-parallel pairs too).
+    torch.acos(cos.clamp_(-1.0, 1.0), out=angle).clamp_(min=_LERP_ANGLE)
+    torch.sin(angle, out=a1).reciprocal_()  # A1 = 1/sin(a)
+    rho_1 = torch.div(n2, n1).sub_(1.0).mul_(slerp)  # ρ - 1, 0 for linear pairs
+    torch.mul(a1, rho_1, out=b1)  # B1 = (ρ - 1)/sin a
+    torch.div(a1, rho_1.add_(1.0), out=a2)  # A2 = 1/(ρ sin a)
+    torch.sub(a1, a2, out=b2)  # B2 = (1 - 1/ρ)/sin a
+    return params
+
+
+def _slerp_weights(params: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
+    """[B, 2, ...] weights (w1, w2) per output pixel from its pair's parameters (see above)."""
+    shape = list(params.shape)
+    shape[1] = 2
+    w = params.new_empty(shape)
+    torch.mul(params.narrow(1, _P_MOVE, 1), ratio, out=w.narrow(1, 1, 1))  # u = r, or 0: keep
+    u = w.narrow(1, 1, 1)
+    torch.mul(u, -1.0, out=w.narrow(1, 0, 1)).add_(1.0)  # (1 - u, u)
+    coef = torch.addcmul(params.narrow(1, _P_A1, 2), u, params.narrow(1, _P_B1, 2))
+    return w.mul_(params.narrow(1, _P_ANGLE, 1)).sin_().mul_(coef)
+
+
+def _blend_pairs(
+    x: torch.Tensor, dim: int, left: torch.Tensor, right: torch.Tensor, w: torch.Tensor
+) -> torch.Tensor:
+    """w1·x[left] + w2·x[right] along ``dim``, in two channel halves to bound the temporary."""
+    shape = list(x.shape)
+    shape[dim] = left.numel()
+    out = torch.empty(shape, dtype=x.dtype, device=x.device)
+    w1, w2 = w.narrow(1, 0, 1), w.narrow(1, 1, 1)
+    channels = x.shape[1]
+    step = -(-channels // 2)
+    tmp = None
+    for c0 in range(0, channels, step):
+        xs = x.narrow(1, c0, min(step, channels - c0))
+        dst = out.narrow(1, c0, xs.shape[1])
+        if tmp is None or tmp.shape[1] != xs.shape[1]:
+            tmp = torch.empty_like(dst, memory_format=torch.contiguous_format)
+        torch.mul(_take(xs, dim, left, out=tmp), w1, out=dst)
+        dst.addcmul_(_take(xs, dim, right, out=tmp), w2)
+    return out
+
+
+def _bislerp_pass(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
+    """One bislerp pass along ``dim`` (3 = width, 2 = height) of a float32/float64 latent."""
+    n_in = x.shape[dim]
+    if n_in == size:
+        return x
+    left, right, pair, ratio = _bislerp_plan(n_in, size, dim, x.device, x.dtype)
+    if n_in == 1:
+        return _take(x, dim, left)
+    w = _slerp_weights(_take(_pair_params(x, dim), dim, pair), ratio)
+    return _blend_pairs(x.contiguous(), dim, left, right, w)
+
+
+def _bislerp(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """ComfyUI's bislerp (comfy/utils.py): slerp of channel vectors, width pass then height pass."""
+    work = x.to(torch.float64 if x.dtype == torch.float64 else torch.float32)
+    out = _bislerp_pass(_bislerp_pass(work, 3, size[1]), 2, size[0])
+    return out.to(x.dtype)
+
+
+# --- Lanczos-3 (Pillow's LANCZOS resampling, float images) ----------------------------------
+
+
+def _lanczos3(t: torch.Tensor) -> torch.Tensor:
+    """Pillow's lanczos_filter: sinc(t)·sinc(t/3) on [-3, 3), else 0 (libImaging/Resample.c)."""
+    return torch.where(
+        (t >= -3.0) & (t < 3.0), torch.sinc(t) * torch.sinc(t / 3.0), torch.zeros_like(t)
+    )
+
+
+@functools.lru_cache(maxsize=128)
+def lanczos_weights(n_in: int, n_out: int) -> torch.Tensor:
+    """[n_out, n_in] float64 Lanczos-3 resampling matrix, as Pillow's precompute_coeffs."""
+    scale = n_in / n_out
+    filterscale = max(scale, 1.0)  # the support widens when downscaling (antialiasing)
+    support = 3.0 * filterscale
+    center = (torch.arange(n_out, dtype=torch.float64) + 0.5) * scale
+    first = torch.trunc(center - support + 0.5).clamp(min=0)
+    stop = torch.trunc(center + support + 0.5).clamp(max=n_in)
+    src = torch.arange(n_in, dtype=torch.float64)
+    taps = (src >= first[:, None]) & (src < stop[:, None])
+    w = _lanczos3((src[None, :] - center[:, None] + 0.5) * (1.0 / filterscale)) * taps
+    total = w.sum(1, keepdim=True)
+    return torch.where(total != 0, w / total.masked_fill(total == 0, 1.0), w)
+
+
+def _lanczos(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Lanczos-3 resize as Pillow's float LANCZOS (= torch's mode='lanczos' with antialias)."""
+    wide = torch.float64 if x.dtype == torch.float64 else torch.float32
+    out = x.to(wide)
+    height, width = x.shape[-2:]
+    if width != size[1]:
+        out = torch.matmul(out, lanczos_weights(width, size[1]).to(x.device, wide).t())
+    if height != size[0]:
+        out = torch.matmul(lanczos_weights(height, size[0]).to(x.device, wide), out)
+    return out.to(x.dtype)
+
+
+# --- registry and entry point --------------------------------------------------------------
+
+# name, UI label, torch mode (None: our kernel), antialias, one-sentence help for the UI.
+_TABLE = (
+    ("nearest", "Nearest", "nearest", False,
+     "Copies the pixel up-left of each sample (torch's half-pixel-shifted 'nearest'); only to"
+     " reproduce old results, prefer nearest-exact."),
+    ("nearest-exact", "Nearest (exact)", "nearest-exact", False,
+     "Copies the closest latent pixel without blending; for integer upscales whose blocky"
+     " detail the next pass repaints."),
+    ("bilinear", "Bilinear", "bilinear", False,
+     "Blends the 2×2 nearest latent pixels; A1111's default 'Latent' upscaler, a safe choice"
+     " for upscaling."),
+    ("bilinear-antialiased", "Bilinear (antialiased)", "bilinear", True,
+     "Bilinear with the filter widened when shrinking, so downscales don't alias; equals"
+     " bilinear when upscaling."),
+    ("bicubic", "Bicubic", "bicubic", False,
+     "Cubic blend of 4×4 latent pixels; sharper than bilinear when upscaling, can overshoot."),
+    ("bicubic-antialiased", "Bicubic (antialiased)", "bicubic", True,
+     "Pillow's bicubic, widened when shrinking; for sharp, alias-free downscales."),
+    ("area", "Area", "area", False,
+     "Averages the latent pixels each output pixel covers; best for downscaling, like"
+     " nearest for integer upscales."),
+    ("bislerp", "Bislerp", None, False,
+     "ComfyUI's spherical blend of the channel vectors, keeping their length; for upscales"
+     " that should look less washed out than bilinear."),
+    ("lanczos", "Lanczos", None, False,
+     "Lanczos-3 (Pillow's filter, no clipping); the sharpest for large upscales and clean"
+     " downscales, with slight ringing at edges."),
+)  # fmt: skip
+_KERNELS: dict[str, Kernel] = {"bislerp": _bislerp, "lanczos": _lanczos}
+
+METHODS: Mapping[str, Method] = MappingProxyType(
+    {
+        name: Method(
+            name,
+            label,
+            help_text,
+            mode,
+            antialias,
+            _torch_kernel(mode, antialias) if mode else _KERNELS[name],
+        )
+        for name, label, mode, antialias, help_text in _TABLE
+    }
+)
+
+_SIZE_RULE = "size must be (height, width): two integers >= 1"
+
+
+def _check_size(size: object) -> tuple[int, int]:
+    """(height, width) as two positive ints, else ValueError."""
+    if isinstance(size, (str, bytes)) or not isinstance(size, Sequence) or len(size) != 2:
+        raise ValueError(f"{_SIZE_RULE}; got {size!r}")
+    for v in size:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+            raise ValueError(f"{_SIZE_RULE}; got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def _check_latent(latent: object) -> torch.Tensor:
+    """A 4-D floating-point tensor with non-empty height and width, else ValueError."""
+    if not isinstance(latent, torch.Tensor):
+        raise ValueError(f"latent must be a torch.Tensor [B, C, H, W]; got {type(latent).__name__}")
+    if latent.dim() != 4:
+        shape = tuple(latent.shape)
+        raise ValueError(f"latent must be 4-D [B, C, H, W]; got {latent.dim()}-D shape {shape}")
+    if not latent.is_floating_point():
+        raise ValueError(
+            "latent must be floating point (float16, bfloat16, float32 or float64);"
+            f" got {latent.dtype}"
+        )
+    if latent.shape[2] < 1 or latent.shape[3] < 1:
+        raise ValueError(f"latent height and width must be >= 1; got shape {tuple(latent.shape)}")
+    return latent
+
+
+def upscale(latent: torch.Tensor, size: Sequence[int], method: str) -> torch.Tensor:
+    """Resize a [B, C, H, W] latent to ``size`` = (height, width) with ``method`` (see METHODS).
+
+    Any channel count; larger or smaller sizes. The result has the input's dtype and device.
+    Resizing to the input's own size returns a copy (never the input itself), so callers may
+    modify the result in place. Raises ValueError for an unknown method or a bad input.
+    """
+    spec = METHODS.get(method) if isinstance(method, str) else None
+    if spec is None:
+        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
+    x = _check_latent(latent)
+    hw = _check_size(size)
+    if x.shape[2] == hw[0] and x.shape[3] == hw[1]:
+        return x.clone()
+    if x.numel() == 0:
+        return x.new_empty((*x.shape[:2], *hw))
+    return spec.kernel(x, hw)
