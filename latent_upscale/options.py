@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_FULL_STEPS",
     "DEFAULT_METHOD",
     "DEFAULT_SCHEDULER",
+    "HOST_BEHAVIOUR",
     "KEY_FULL_STEPS",
     "KEY_METHOD",
     "KEY_SCHEDULER",
@@ -186,3 +187,8 @@ def paste_full_steps(params: Mapping[str, Any]) -> bool | None:
         return None if value is None else parse_bool(value, "full steps")
     except ValueError:
         return None
+
+
+# what the WebUI does by itself (bilinear resize, its own schedule and step rule): the base that
+# X/Y/Z axes change one field of when the script itself is not selected
+HOST_BEHAVIOUR = Settings("bilinear", AUTOMATIC, False)

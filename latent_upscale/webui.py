@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from modules import processing, script_callbacks, scripts, sd_samplers_common
 
-from latent_upscale import options, ui
+from latent_upscale import __version__, options, ui
 from latent_upscale.interpolation import METHODS, upscale
 from latent_upscale.options import Settings
 from latent_upscale.schedules import SCHEDULES, get_sigmas
@@ -104,19 +104,23 @@ def _comment(p: Any, message: str) -> None:
 
 def install() -> list[str]:
     """Install the hooks once; returns the hook points this host lacks (empty when all is fine)."""
-    missing = []
+    missing, wrapped = [], False
     cls = getattr(processing, "StableDiffusionProcessingImg2Img", None)
     if cls is None or not callable(getattr(cls, "init", None)):
         missing.append("modules.processing.StableDiffusionProcessingImg2Img.init")
     elif _MARK_INIT not in vars(cls):
         _wrap_init(cls)
+        wrapped = True
     if not callable(getattr(sd_samplers_common, "setup_img2img_steps", None)):
         missing.append("modules.sd_samplers_common.setup_img2img_steps")
     elif not hasattr(sd_samplers_common, _MARK_STEPS):
         _wrap_setup_img2img_steps()
+        wrapped = True
     _missing[:] = missing
     if missing:
         log(f"this WebUI lacks {', '.join(missing)}; the script is disabled on this host.")
+    elif wrapped:
+        log(f"version {__version__}: img2img hooks installed.")
     return missing
 
 
@@ -396,19 +400,23 @@ AXES: tuple[tuple[str, str, Callable[[], list[str]]], ...] = (
 )
 
 
+_AXIS_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "method": options.resolve_method,
+    "scheduler": options.resolve_scheduler,
+    "full_steps": lambda v: options.parse_bool(v, "full steps"),
+}
+
+
 def _axis_value(field: str, value: Any) -> Any:
-    parse = {
-        "method": options.resolve_method,
-        "scheduler": options.resolve_scheduler,
-        "full_steps": lambda v: options.parse_bool(v, "full steps"),
-    }[field]
-    return parse(value)
+    return _AXIS_PARSERS[field](value)
 
 
 def _axis_apply(field: str) -> Callable[[Any, Any, Any], None]:
     def apply(p: Any, value: Any, _values: Any) -> None:
+        # Without the script selected, the other fields keep the WebUI's own behaviour, so an
+        # axis changes only what it names (other axes may set the other fields).
         current = getattr(p, ATTR, None)
-        base = current if isinstance(current, Settings) else Settings()
+        base = current if isinstance(current, Settings) else options.HOST_BEHAVIOUR
         setattr(p, ATTR, dataclasses.replace(base, **{field: _axis_value(field, value)}))
 
     return apply

@@ -168,11 +168,16 @@ def test_xyz_axes_are_registered_once_with_the_plots_own_class(host):
 
 
 def test_xyz_method_axis_runs_each_cell_with_its_method(host):
-    p = host.img2img(SIZE)
-    cells = xyz_script(host).run(p, AXES[0], ["Bislerp", "area", "Nearest (exact)"])
-    for cell, method in zip(cells, ["bislerp", "area", "nearest-exact"], strict=True):
+    p = host.img2img(SIZE, steps=10, denoising_strength=0.5)
+    plain = host.processing.process_images(host.img2img(SIZE, steps=10, denoising_strength=0.5))
+    cells = xyz_script(host).run(p, AXES[0], ["Bislerp", "area", "Nearest (exact)", "bilinear"])
+    for cell, method in zip(cells, ["bislerp", "area", "nearest-exact", "bilinear"], strict=True):
         assert f"Latent upscale method: {method}" in cell.info
-        assert "Latent upscale scheduler: simple" in cell.info
+        # the other fields keep the WebUI's behaviour: its schedule and step rule
+        assert "Latent upscale scheduler: automatic" in cell.info
+        assert "Latent upscale full steps: False" in cell.info
+        assert torch.equal(cell.sampler_runs[0]["sigmas"], plain.sampler_runs[0]["sigmas"])
+    assert torch.equal(cells[3].images[0], plain.images[0])  # bilinear: the host's own resize
     assert not hasattr(p, host.webui.ATTR)
     assert p.sampler_noise_scheduler_override is None
     assert not any(k.startswith("Latent upscale") for k in p.extra_generation_params)
