@@ -180,6 +180,13 @@ def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwarg
             extra.pop(key, None)
     extra.update(options.infotext_params(settings, method_used=latent_resize, scheduler_used=used))
     p.extra_generation_params = extra
+    resized = f"{settings.method} latent resize" if latent_resize else "no latent resize"
+    if used == options.AUTOMATIC:
+        schedule = "the WebUI's own schedule"
+    else:
+        schedule = f"{SCHEDULES[used].label} schedule" + ("" if overridden else " (by the WebUI)")
+    steps = "full step count" if settings.full_steps else "the WebUI's step rule"
+    log(f"{resized}, {schedule}, {steps}.")
     return result
 
 

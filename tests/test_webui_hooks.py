@@ -269,6 +269,7 @@ def test_repeated_runs_on_one_p_are_idempotent(host):
     if user_scheduler:
         p.scheduler = user_scheduler
     extra = p.extra_generation_params
+    opts_before = dict(host.shared.opts.data)
     results = [
         run(host, p, settings(host, "bislerp", name))
         for name in ("simple", "simple", "beta_comfyui", "simple")
@@ -281,6 +282,7 @@ def test_repeated_runs_on_one_p_are_idempotent(host):
     assert p.extra_generation_params is extra
     assert not any(k.startswith("Latent upscale") for k in extra)
     assert not hasattr(p, host.webui.ATTR)
+    assert host.shared.opts.data == opts_before  # opts are frozen in the stub: never written
 
 
 def _job_results(host, **kwargs):
