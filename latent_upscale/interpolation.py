@@ -27,6 +27,8 @@ _PARALLEL_COS = 1 - 1e-5
 _OPPOSITE_COS = -1 + 1e-5
 # An angle so small that sin(t·a)/sin(a) = t to ~1e-13: slerp weights become lerp weights.
 _LERP_ANGLE = 1e-6
+# A vector shorter than this many machine epsilons times its neighbour counts as zero.
+_NEGLIGIBLE = 64
 _HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
@@ -168,10 +170,14 @@ def _pair_params(x: torch.Tensor, dim: int) -> torch.Tensor:
     shape[1], shape[dim] = 6, n
     params = norm.new_empty(shape)
     angle, move, a1, a2, b1, b2 = params.unbind(1)
-    # (Float arithmetic instead of masked_fill / where: several times faster on CPU.)
-    torch.le(cos, _PARALLEL_COS, out=move)  # 0 where ComfyUI keeps the left vector: ratio 0
-    # Zero vectors and near-opposite pairs (ComfyUI) blend linearly: angle -> 0, ρ = 1.
-    slerp = (cos >= _OPPOSITE_COS).logical_and_(torch.minimum(n1, n2) > tiny).to(x.dtype)
+    # Zero vectors and near-opposite pairs (ComfyUI) blend linearly: angle -> 0, ρ = 1. A vector
+    # negligible next to its neighbour (rounding residue, e.g. the midpoint of v and -v) is zero.
+    # (Float arithmetic rather than masked_fill / where: several times faster on CPU.)
+    negligible = torch.maximum(n1, n2).mul_(_NEGLIGIBLE * torch.finfo(x.dtype).eps).clamp_(tiny)
+    nonzero = torch.minimum(n1, n2) > negligible
+    # move: 0 where ComfyUI keeps the left vector (cos > 1 - 1e-5; zero vectors have cos 0)
+    torch.logical_or(cos <= _PARALLEL_COS, nonzero.logical_not(), out=move)
+    slerp = nonzero.logical_and_(cos >= _OPPOSITE_COS).to(x.dtype)
     cos.sub_(1.0).mul_(slerp).add_(1.0)  # cos = 1 for linear pairs
     # A tiny angle instead of 0 keeps sin(t·a)/sin(a) = t finite (near-parallel pairs too).
     torch.acos(cos.clamp_(-1.0, 1.0), out=angle).clamp_(min=_LERP_ANGLE)

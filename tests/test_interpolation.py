@@ -244,8 +244,8 @@ def comfy_positions(n_in: int, n_out: int) -> list[float]:
 def slerp_reference(b1: np.ndarray, b2: np.ndarray, r: float) -> np.ndarray:
     """ComfyUI's slerp of two channel vectors, written out plainly (doc section 3.2)."""
     n1, n2 = np.linalg.norm(b1), np.linalg.norm(b2)
-    if n1 == 0 or n2 == 0:  # our choice: direction undefined, so blend linearly
-        return (1 - r) * b1 + r * b2
+    if min(n1, n2) <= 64 * np.finfo(np.float64).eps * max(n1, n2):
+        return (1 - r) * b1 + r * b2  # our choice for (numerically) zero vectors: no direction
     d = float(np.dot(b1 / n1, b2 / n2))
     if d > 1 - 1e-5:
         return b1  # ComfyUI keeps the left vector (the golden files depend on it)
