@@ -29,6 +29,8 @@ _OPPOSITE_COS = -1 + 1e-5
 _LERP_ANGLE = 1e-6
 # A vector shorter than this many machine epsilons times its neighbour counts as zero.
 _NEGLIGIBLE = 64
+# Up to this many distinct ratios per pass, bislerp runs phase by phase on strided views.
+_MAX_PHASES = 8
 _HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
@@ -89,23 +91,29 @@ def _fallback(x: torch.Tensor, size: tuple[int, int], mode: str, antialias: bool
 # Per pass, for output position j with left neighbour k = left[j] and ratio r = ratio[j], the
 # channel vectors b1 = x[k], b2 = x[k + 1] give
 #     slerp(b1/|b1|, b2/|b2|, r) · ((1 - r)|b1| + r|b2|) = w1·b1 + w2·b2,
-#     w1 = sin((1 - r)a)/sin(a) · (1 + r(ρ - 1)),   w2 = sin(r·a)/sin(a) · (1/ρ + r(1 - 1/ρ)),
-# with a the angle between b1 and b2 and ρ = |b2|/|b1|. Everything that depends on the pair only
-# (a, 1/sin(a), ρ) is computed once per input pair; per output pixel there are two sines and a
-# few multiply-adds on one scalar per pixel, then one two-tap blend of the C channels.
+#     w1 = sin((1 - r)a) · q · L,   w2 = sin(r·a) · (q/ρ) · L,   L = 1 + r(ρ - 1),
+# with a the angle between b1 and b2, q = 1/sin(a) and ρ = |b2|/|b1|. What depends on the pair
+# only (a, ρ - 1, q, q/ρ) is computed once per input pair; per output pixel there are two sines
+# and a few multiplies on one scalar per pixel, then one two-tap blend of the C channels.
+# ComfyUI's special cases become pair parameters: linear blending (zero vectors, near-opposite
+# pairs) is a tiny angle with ρ = 1, and "keep b1" (near-parallel pairs) a ratio of 0.
 
-_P_ANGLE, _P_MOVE, _P_A1, _P_A2, _P_B1, _P_B2 = range(6)
+_P_ANGLE, _P_MOVE, _P_RHO1, _P_Q = 0, 1, 2, 3  # channels of the pair parameters (Q: q, q/ρ)
 
 
 @functools.lru_cache(maxsize=64)
 def _bislerp_coords(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Left index, right index and ratio per output position, from ComfyUI's bilinear index ramp."""
+    """Left index, right index and ratio per output position, from ComfyUI's bilinear index ramp.
+
+    ComfyUI's float32 ratios are kept bit for bit: near-opposite pairs amplify a ratio change
+    of 1e-7 several hundred times.
+    """
     ramp = torch.arange(n_in, dtype=torch.float32).reshape(1, 1, 1, n_in)
     pos = F.interpolate(ramp, size=(1, n_out), mode="bilinear", align_corners=False).flatten()
     left = pos.long()
-    ratio = pos - pos.floor()
+    ratio = (pos - pos.floor()).double()
     # ComfyUI interpolates a second ramp for the right index; float rounding there can skip a
-    # column (3 -> 19: pos 0.99999994 pairs 0 with 2). The right neighbour is left + 1.
+    # column (3 -> 19: position 0.99999994 pairs 0 with 2). The right neighbour is left + 1.
     right = (left + 1).clamp(max=n_in - 1)
     ratio[right == left] = 0.0
     return left, right, ratio
@@ -158,7 +166,7 @@ def _channel_norm(x: torch.Tensor) -> torch.Tensor:
 def _pair_params(x: torch.Tensor, dim: int) -> torch.Tensor:
     """[B, 6, ...] per neighbour pair (k, k+1) along ``dim``: angle, move flag, A1, A2, B1, B2."""
     n = x.shape[dim] - 1
-    tiny = math.sqrt(torch.finfo(x.dtype).tiny)
+    tiny = math.sqrt(torch.finfo(x.dtype).tiny)  # keeps |b2|/|b1| finite
     if x.shape[1] not in (1, 4, 8):
         x = x.contiguous(memory_format=torch.channels_last)  # row-sum order for the channels
     norm = _channel_norm(x).clamp_(min=tiny)
@@ -167,78 +175,180 @@ def _pair_params(x: torch.Tensor, dim: int) -> torch.Tensor:
     del unit
     n1, n2 = norm.narrow(dim, 0, n).squeeze(1), norm.narrow(dim, 1, n).squeeze(1)
     shape = list(norm.shape)
-    shape[1], shape[dim] = 6, n
+    shape[1], shape[dim] = 5, n
     params = norm.new_empty(shape)
-    angle, move, a1, a2, b1, b2 = params.unbind(1)
+    angle, move, rho_1, q, q_rho = params.unbind(1)
     # Zero vectors and near-opposite pairs (ComfyUI) blend linearly: angle -> 0, ρ = 1. A vector
-    # negligible next to its neighbour (rounding residue, e.g. the midpoint of v and -v) is zero.
-    # (Float arithmetic rather than masked_fill / where: several times faster on CPU.)
-    negligible = torch.maximum(n1, n2).mul_(_NEGLIGIBLE * torch.finfo(x.dtype).eps).clamp_(tiny)
-    nonzero = torch.minimum(n1, n2) > negligible
+    # negligible next to its neighbour (rounding residue, e.g. the midpoint of v and -v) counts
+    # as zero. (Float arithmetic rather than masked_fill / where: several times faster on CPU.)
+    rho = torch.div(n2, n1, out=rho_1)
+    limit = _NEGLIGIBLE * torch.finfo(x.dtype).eps
+    nonzero = (rho > limit).logical_and_(rho < 1.0 / limit)
     # move: 0 where ComfyUI keeps the left vector (cos > 1 - 1e-5; zero vectors have cos 0)
     torch.logical_or(cos <= _PARALLEL_COS, nonzero.logical_not(), out=move)
     slerp = nonzero.logical_and_(cos >= _OPPOSITE_COS).to(x.dtype)
     cos.sub_(1.0).mul_(slerp).add_(1.0)  # cos = 1 for linear pairs
-    # A tiny angle instead of 0 keeps sin(t·a)/sin(a) = t finite (near-parallel pairs too).
+    # A tiny angle instead of 0 keeps sin(t·a)/sin(a) = t finite (near-parallel pairs too);
+    # 1/sin(a) = 1/sqrt((1 - cos)(1 + cos)), with the same floor.
     torch.acos(cos.clamp_(-1.0, 1.0), out=angle).clamp_(min=_LERP_ANGLE)
-    torch.sin(angle, out=a1).reciprocal_()  # A1 = 1/sin(a)
-    rho_1 = torch.div(n2, n1).sub_(1.0).mul_(slerp)  # ρ - 1, 0 for linear pairs
-    torch.mul(a1, rho_1, out=b1)  # B1 = (ρ - 1)/sin a
-    torch.div(a1, rho_1.add_(1.0), out=a2)  # A2 = 1/(ρ sin a)
-    torch.sub(a1, a2, out=b2)  # B2 = (1 - 1/ρ)/sin a
+    torch.mul(1.0 - cos, cos.add_(1.0), out=q).clamp_(min=math.sin(_LERP_ANGLE) ** 2).rsqrt_()
+    rho.sub_(1.0).mul_(slerp)  # ρ - 1; 0 for linear pairs
+    torch.div(q, rho_1 + 1.0, out=q_rho)
     return params
 
 
 def _slerp_weights(params: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
-    """[B, 2, ...] weights (w1, w2) per output pixel from its pair's parameters (see above)."""
+    """[B, 2, ...] weights (w1, w2) per output pixel from its pair's parameters (see above).
+
+    Works in place in ``params`` (gathered per output pixel, so no longer needed).
+    """
+    angle = params.narrow(1, _P_ANGLE, 1)
+    u = params.narrow(1, _P_MOVE, 1).mul_(ratio)  # the ratio, or 0 where b1 is kept
+    lengths = params.narrow(1, _P_RHO1, 1).mul_(u).add_(1.0)  # L = 1 + u(ρ - 1)
     shape = list(params.shape)
     shape[1] = 2
     w = params.new_empty(shape)
-    torch.mul(params.narrow(1, _P_MOVE, 1), ratio, out=w.narrow(1, 1, 1))  # u = r, or 0: keep
-    u = w.narrow(1, 1, 1)
-    torch.mul(u, -1.0, out=w.narrow(1, 0, 1)).add_(1.0)  # (1 - u, u)
-    coef = torch.addcmul(params.narrow(1, _P_A1, 2), u, params.narrow(1, _P_B1, 2))
-    return w.mul_(params.narrow(1, _P_ANGLE, 1)).sin_().mul_(coef)
+    torch.mul(angle, u, out=w.narrow(1, 1, 1))
+    torch.sub(angle, w.narrow(1, 1, 1), out=w.narrow(1, 0, 1))  # (1 - u)·a, u·a
+    return w.sin_().mul_(params.narrow(1, _P_Q, 2)).mul_(lengths)
 
 
 def _blend_pairs(
-    x: torch.Tensor, dim: int, left: torch.Tensor, right: torch.Tensor, w: torch.Tensor
+    x: torch.Tensor,
+    dim: int,
+    left: torch.Tensor,
+    right: torch.Tensor,
+    w: torch.Tensor,
+    dtype: torch.dtype,
 ) -> torch.Tensor:
-    """w1·x[left] + w2·x[right] along ``dim``, in two channel halves to bound the temporary."""
+    """w1·x[left] + w2·x[right] along ``dim`` into a ``dtype`` tensor, a few channels at a time."""
     shape = list(x.shape)
     shape[dim] = left.numel()
-    out = torch.empty(shape, dtype=x.dtype, device=x.device)
+    out = torch.empty(shape, dtype=dtype, device=x.device)
     w1, w2 = w.narrow(1, 0, 1), w.narrow(1, 1, 1)
     channels = x.shape[1]
-    step = -(-channels // 2)
-    tmp = None
+    direct = dtype == x.dtype  # accumulate in the output itself; else in a wide buffer
+    step = -(-channels // (2 if direct else 4))  # chunks bound the temporaries
+    tmp = acc = None
     for c0 in range(0, channels, step):
         xs = x.narrow(1, c0, min(step, channels - c0))
         dst = out.narrow(1, c0, xs.shape[1])
         if tmp is None or tmp.shape[1] != xs.shape[1]:
-            tmp = torch.empty_like(dst, memory_format=torch.contiguous_format)
-        torch.mul(_take(xs, dim, left, out=tmp), w1, out=dst)
-        dst.addcmul_(_take(xs, dim, right, out=tmp), w2)
+            tmp = torch.empty_like(dst, dtype=x.dtype, memory_format=torch.contiguous_format)
+            acc = dst if direct else torch.empty_like(tmp)
+        if direct:
+            acc = dst
+        torch.mul(_take(xs, dim, left, out=tmp), w1, out=acc)
+        acc.addcmul_(_take(xs, dim, right, out=tmp), w2)
+        if not direct:
+            dst.copy_(acc)
     return out
 
 
-def _bislerp_pass(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
+@functools.lru_cache(maxsize=64)
+def _phase_plan(n_in: int, n_out: int):
+    """The output positions as strided runs (first j, count, first pair k, ratio) and copies
+    (j, k) of ratio 0; None when that takes too many runs (then the pass gathers instead).
+
+    With g = gcd(n_in, n_out), p = n_out/g and q = n_in/g, position j + p samples pair k + q
+    at the same ratio (exactly, and bit for bit in ComfyUI's float32 ramp when 2p divides
+    2^24, e.g. for 2x and 4x), so each of the p phases is one strided run.
+    """
+    g = math.gcd(n_in, n_out)
+    p, q = n_out // g, n_in // g
+    if p > _MAX_PHASES:
+        return None
+    left, _, ratio = _bislerp_coords(n_in, n_out)
+    left, ratio = left.tolist(), ratio.tolist()
+    runs, copies = [], []
+    for phase in range(p):
+        run = None
+        for j in range(phase, n_out, p):
+            k, r = left[j], ratio[j]
+            if r == 0.0:
+                copies.append((j, k))
+            elif run and k == run[2] + q * run[1] and r == run[3]:
+                run[1] += 1
+            else:
+                run = [j, 1, k, r]
+                runs.append(run)
+    if len(runs) > 2 * _MAX_PHASES:
+        return None
+    return p, q, tuple(tuple(r) for r in runs), tuple(copies)
+
+
+def _strided(t: torch.Tensor, axis: int, start: int, count: int, step: int) -> torch.Tensor:
+    """View of ``count`` entries of ``t`` along ``axis`` from ``start``, ``step`` apart."""
+    index = [slice(None)] * t.dim()
+    index[axis] = slice(start, start + (count - 1) * step + 1, step)
+    return t[tuple(index)]
+
+
+def _bislerp_pass_phased(x: torch.Tensor, dim: int, size: int, plan, dtype) -> torch.Tensor:
+    """A bislerp pass without gathers: one strided run of pairs and outputs per phase.
+
+    The ratio is exact per phase (ComfyUI's float32 positions differ by their rounding), and
+    the two sines per output become one sine per pair and distinct ratio.
+    """
+    p, q, runs, copies = plan
+    params = _pair_params(x, dim)
+    angle, move, rho_1, q_m, q_rho_m = params.unbind(1)
+    q_m.mul_(move)
+    q_rho_m.mul_(move)
+    keep = move.neg_().add_(1.0)  # w1 = 1, w2 = 0 where ComfyUI keeps the left vector
+    sines: dict[float, torch.Tensor] = {}
+
+    def sine(t: float) -> torch.Tensor:
+        if t not in sines:
+            sines[t] = torch.mul(angle, t).sin_()
+        return sines[t]
+
+    shape = list(x.shape)
+    shape[dim] = size
+    out = torch.empty(shape, dtype=dtype, device=x.device)
+    pa = dim - 1  # the pass axis in the per-pair maps (no channel axis)
+    for j0, count, k0, ratio in runs:
+        dst = _strided(out, dim, j0, count, p)
+        b1, b2 = _strided(x, dim, k0, count, q), _strided(x, dim, k0 + 1, count, q)
+        lengths = _strided(rho_1, pa, k0, count, q).mul(ratio).add_(1.0)
+        w1 = _strided(sine(1.0 - ratio), pa, k0, count, q) * _strided(q_m, pa, k0, count, q)
+        w1.mul_(lengths).add_(_strided(keep, pa, k0, count, q)).unsqueeze_(1)
+        w2 = _strided(sine(ratio), pa, k0, count, q) * _strided(q_rho_m, pa, k0, count, q)
+        w2.mul_(lengths).unsqueeze_(1)
+        if dtype == x.dtype:
+            torch.mul(b1, w1, out=dst).addcmul_(b2, w2)
+        else:
+            dst.copy_(torch.mul(b1, w1).addcmul_(b2, w2))
+    if copies:  # ratio 0: the left vector itself
+        js, ks = zip(*copies, strict=True)
+        source = x.index_select(dim, torch.tensor(ks, device=x.device)).to(dtype)
+        out.index_copy_(dim, torch.tensor(js, device=x.device), source)
+    return out
+
+
+def _bislerp_pass(
+    x: torch.Tensor, dim: int, size: int, dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """One bislerp pass along ``dim`` (3 = width, 2 = height) of a float32/float64 latent."""
     n_in = x.shape[dim]
+    dtype = dtype or x.dtype
     if n_in == size:
-        return x
+        return x.to(dtype)
+    plan = _phase_plan(n_in, size) if n_in > 1 else None
+    if plan is not None:
+        return _bislerp_pass_phased(x, dim, size, plan, dtype)
     left, right, pair, ratio = _bislerp_plan(n_in, size, dim, x.device, x.dtype)
     if n_in == 1:
-        return _take(x, dim, left)
+        return _take(x, dim, left).to(dtype)
     w = _slerp_weights(_take(_pair_params(x, dim), dim, pair), ratio)
-    return _blend_pairs(x.contiguous(), dim, left, right, w)
+    return _blend_pairs(x.contiguous(), dim, left, right, w, dtype)
 
 
 def _bislerp(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """ComfyUI's bislerp (comfy/utils.py): slerp of channel vectors, width pass then height pass."""
-    work = x.to(torch.float64 if x.dtype == torch.float64 else torch.float32)
-    out = _bislerp_pass(_bislerp_pass(work, 3, size[1]), 2, size[0])
-    return out.to(x.dtype)
+    wide = torch.float64 if x.dtype == torch.float64 else torch.float32
+    # Nested calls so that each intermediate is freed as soon as the next pass has read it.
+    return _bislerp_pass(_bislerp_pass(x.to(wide), 3, size[1]), 2, size[0], x.dtype)
 
 
 # --- Lanczos-3 (Pillow's LANCZOS resampling, float images) ----------------------------------
