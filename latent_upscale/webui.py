@@ -8,6 +8,10 @@ see the hosts notes in the project docs) and never copies host code:
   single bilinear ``torch.nn.functional.interpolate`` call that resizes ``init_latent`` (resize
   mode 3) by :func:`latent_upscale.upscale`, then chooses the schedule for the job;
 - a wrapper of the module attribute ``sd_samplers_common.setup_img2img_steps`` (full steps);
+- txt2img Hires. fix: the package's methods the host lacks join ``shared.latent_upscale_modes``
+  as "Latent (<method>)"; torch's modes as plain entries, ours under a marker mode that a
+  class-level ``StableDiffusionProcessingTxt2Img.sample_hr_pass`` wrapper redirects, only in
+  passes whose upscaler is one of them;
 - the schedule through the host's own per-job scheduler (``p.scheduler``) where the host has the
   same schedule with the same semantics, else through ``p.sampler_noise_scheduler_override``
   bound to the job's own ``sampler.model_wrap``.
@@ -17,14 +21,15 @@ Everything is gated per job, undone after it, and never touches ``opts``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
-from modules import processing, script_callbacks, scripts, sd_samplers_common
+from modules import processing, script_callbacks, scripts, sd_samplers_common, shared
 
 from latent_upscale import __version__, options, ui
 from latent_upscale.interpolation import METHODS, upscale
@@ -36,7 +41,10 @@ __all__ = [
     "TITLE",
     "LatentUpscaleScript",
     "ScheduleOverride",
+    "hires_method",
+    "hires_modes",
     "install",
+    "install_hires",
     "register_xyz_axes",
     "restore",
     "run_job",
@@ -48,6 +56,8 @@ ATTR = "latent_upscale_settings"  # Settings of the job, on the processing objec
 _RESTORE = "_latent_upscale_restore"  # what the init wrapper changed on the processing object
 _MARK_INIT = "_latent_upscale_original_init"
 _MARK_STEPS = "_latent_upscale_original_setup_img2img_steps"
+_MARK_HIRES = "_latent_upscale_original_sample_hr_pass"
+HIRES_MODE_PREFIX = "latent_upscale:"  # marker "mode" of our Hires upscalers torch lacks
 LATENT_RESIZE_MODE = 3  # img2img "Just resize (latent upscale)"
 RESIZE_MODE_NAMES = (
     "Just resize",
@@ -121,6 +131,7 @@ def install() -> list[str]:
         log(f"this WebUI lacks {', '.join(missing)}; the script is disabled on this host.")
     elif wrapped:
         log(f"version {__version__}: img2img hooks installed.")
+    install_hires()
     return missing
 
 
@@ -150,6 +161,122 @@ def _wrap_setup_img2img_steps() -> None:
 
     setattr(sd_samplers_common, _MARK_STEPS, original)
     sd_samplers_common.setup_img2img_steps = setup_img2img_steps
+
+
+# ---------------------------------------------------------------------------------------------
+# txt2img Hires. fix: more latent upscalers
+
+
+def hires_modes(host_modes: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Our methods the host's ``latent_upscale_modes`` lacks (by mode and antialias), its style.
+
+    Torch modes become plain entries the host runs itself; our own kernels get the marker mode
+    ``latent_upscale:<method>`` that only the ``sample_hr_pass`` wrapper understands.
+    """
+    offered = {
+        (entry.get("mode"), bool(entry.get("antialias")))
+        for entry in host_modes.values()
+        if isinstance(entry, Mapping)
+    }
+    added: dict[str, dict[str, Any]] = {}
+    for method in METHODS.values():
+        mode = method.mode or f"{HIRES_MODE_PREFIX}{method.name}"
+        if (mode, method.antialias) not in offered:
+            added[f"Latent ({method.name})"] = {"mode": mode, "antialias": method.antialias}
+    return added
+
+
+def hires_method(latent_scale_mode: Any) -> str | None:
+    """Our method named by a Hires ``latent_scale_mode`` entry, or None for any other entry."""
+    mode = latent_scale_mode.get("mode") if isinstance(latent_scale_mode, Mapping) else None
+    if not isinstance(mode, str) or not mode.startswith(HIRES_MODE_PREFIX):
+        return None
+    name = mode[len(HIRES_MODE_PREFIX) :]
+    return name if name in METHODS else None
+
+
+def install_hires() -> list[str]:
+    """Add our Hires upscalers once; returns the hook points this host lacks for them."""
+    cls = getattr(processing, "StableDiffusionProcessingTxt2Img", None)
+    modes = getattr(shared, "latent_upscale_modes", None)
+    missing = []
+    if cls is None or not callable(getattr(cls, "sample_hr_pass", None)):
+        missing.append("modules.processing.StableDiffusionProcessingTxt2Img.sample_hr_pass")
+    if not isinstance(modes, dict):
+        missing.append("the dict modules.shared.latent_upscale_modes")
+    if missing:
+        log(
+            f"this WebUI lacks {' and '.join(missing)}; Hires. fix is left as it is "
+            "(no extra latent upscalers)."
+        )
+        return missing
+    if _MARK_HIRES not in vars(cls):
+        _wrap_sample_hr_pass(cls)
+    added, taken = [], []
+    for name, entry in hires_modes(modes).items():
+        if name in modes:  # another extension's entry under our name: keep it
+            taken.append(name)
+            continue
+        modes[name] = entry
+        added.append(name)
+    if added:
+        log(f"Hires. fix latent upscalers added: {', '.join(added)}.")
+    if taken:
+        log(f"Hires. fix upscaler names already taken (left as they are): {', '.join(taken)}.")
+    return []
+
+
+def _wrap_sample_hr_pass(cls: type) -> None:
+    original = cls.sample_hr_pass
+
+    @functools.wraps(original)
+    def sample_hr_pass(self: Any, samples: Any, *args: Any, **kwargs: Any) -> Any:
+        method = hires_method(getattr(self, "latent_scale_mode", None))
+        if method is None:
+            return original(self, samples, *args, **kwargs)
+        return _hires_pass(original, self, method, samples, args, kwargs)
+
+    setattr(cls, _MARK_HIRES, original)
+    cls.sample_hr_pass = sample_hr_pass
+
+
+def _hires_pass(
+    original: Callable, p: Any, method: str, samples: Any, args: tuple, kwargs: dict
+) -> Any:
+    """The host's hires pass with its latent resize (marker mode ``method``) done by ``upscale``."""
+    marker = f"{HIRES_MODE_PREFIX}{method}"
+
+    def match(input: Any, call: dict[str, Any]) -> tuple[tuple[int, int], str] | None:
+        if call.get("mode") != marker:
+            return None
+        size = _call_size(call)
+        if size is None or call.get("scale_factor") is not None or call.get("align_corners"):
+            raise ValueError(
+                f"{LOG_PREFIX} the Hires upscaler 'Latent ({method})' resizes to an explicit "
+                f"size=(height, width) only; the WebUI called interpolate with {call}."
+            )
+        return size, method
+
+    with _redirect_interpolate(match) as hits:
+        try:
+            result = original(p, samples, *args, **kwargs)
+        except Exception as exc:
+            if hits[0] == 0 and marker in str(exc):  # torch got our marker mode: not redirected
+                raise _no_hires_resize(method) from exc
+            raise
+    if hits[0] == 0 and not getattr(getattr(shared, "state", None), "interrupted", False):
+        raise _no_hires_resize(method)
+    return result
+
+
+def _no_hires_resize(method: str) -> RuntimeError:
+    """The error for a host whose Hires. fix resize call could not be redirected."""
+    return RuntimeError(
+        f"{LOG_PREFIX} the WebUI's Hires. fix made no latent resize call that could use "
+        f"upscaler 'Latent ({method})' (torch.nn.functional.interpolate(samples, size=..., "
+        f"mode='{HIRES_MODE_PREFIX}{method}')). This WebUI version changed that code; please "
+        "report it with your WebUI version, and use another Hires upscaler meanwhile."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,35 +319,17 @@ def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwarg
 
 def _init_with_resize(original: Callable, p: Any, method: str, args: tuple, kwargs: dict) -> Any:
     """Run the host's init with its latent resize call (and only that call) redirected."""
-    functional = torch.nn.functional
-    host_interpolate = functional.interpolate
     opt_f = getattr(processing, "opt_f", 8)
     size = (p.height // opt_f, p.width // opt_f)
-    hits = 0
-    busy = False  # our own resize calls interpolate too: those go straight to torch
 
-    def interpolate(input: Any, *args: Any, **kwargs: Any) -> Any:
-        nonlocal hits, busy
-        if (
-            not busy
-            and input is getattr(p, "init_latent", None)
-            and _is_latent_resize(args, kwargs, size)
-        ):
-            hits += 1
-            busy = True
-            try:
-                return _resize(input, size, method)
-            finally:
-                busy = False
-        return host_interpolate(input, *args, **kwargs)
+    def match(input: Any, call: dict[str, Any]) -> tuple[tuple[int, int], str] | None:
+        if input is getattr(p, "init_latent", None) and _is_latent_resize(call, size):
+            return size, method
+        return None
 
-    functional.interpolate = interpolate
-    try:
+    with _redirect_interpolate(match) as hits:
         result = original(p, *args, **kwargs)
-    finally:
-        if functional.interpolate is interpolate:
-            functional.interpolate = host_interpolate
-    if hits == 0:
+    if hits[0] == 0:
         raise RuntimeError(
             f"{LOG_PREFIX} the WebUI's img2img init made no latent resize call "
             f"(interpolate(init_latent, size={size}, mode='bilinear')) although resize mode is "
@@ -230,27 +339,73 @@ def _init_with_resize(original: Callable, p: Any, method: str, args: tuple, kwar
     return result
 
 
-def _is_latent_resize(args: tuple, kwargs: dict, size: tuple[int, int]) -> bool:
-    """Whether interpolate's arguments are the host's resize-mode-3 call for ``size``."""
+Match = Callable[[Any, dict[str, Any]], "tuple[tuple[int, int], str] | None"]
+
+
+@contextlib.contextmanager
+def _redirect_interpolate(match: Match) -> Iterator[list[int]]:
+    """Within the block, interpolate calls that ``match`` maps to (size, method) run our resize.
+
+    ``match(input, call)`` gets the call's arguments by name; the block gets a one-item list
+    counting the redirected calls. ``torch.nn.functional.interpolate`` is restored on leaving,
+    whatever happened inside.
+    """
+    functional = torch.nn.functional
+    host_interpolate = functional.interpolate
+    hits = [0]
+    busy = False  # our own resize calls interpolate too: those go straight to torch
+
+    def interpolate(input: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal busy
+        call = None if busy else _interpolate_call(args, kwargs)
+        found = None if call is None else match(input, call)
+        if found is None:
+            return host_interpolate(input, *args, **kwargs)
+        hits[0] += 1
+        busy = True
+        try:
+            return _resize(input, *found)
+        finally:
+            busy = False
+
+    functional.interpolate = interpolate
+    try:
+        yield hits
+    finally:
+        if functional.interpolate is interpolate:
+            functional.interpolate = host_interpolate
+
+
+def _interpolate_call(args: tuple, kwargs: dict) -> dict[str, Any] | None:
+    """interpolate's arguments after ``input`` by name, or None when they don't bind."""
     if len(args) > len(_INTERPOLATE_ARGS):
-        return False
+        return None
     call = dict(zip(_INTERPOLATE_ARGS, args, strict=False))
     if set(call) & set(kwargs):
-        return False
+        return None
     call.update(kwargs)
     if set(call) - {*_INTERPOLATE_ARGS, "antialias"}:
-        return False
-    target = call.get("size")
+        return None
+    return call
+
+
+def _call_size(call: dict[str, Any]) -> tuple[int, int] | None:
+    """The call's ``size`` as (height, width) ints, or None when it has no 2-D size."""
     try:
-        target = tuple(int(s) for s in target)  # type: ignore[union-attr]
-    except TypeError:
-        return False
+        size = tuple(int(s) for s in call.get("size"))  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return None
+    return size if len(size) == 2 else None  # type: ignore[return-value]
+
+
+def _is_latent_resize(call: dict[str, Any], size: tuple[int, int]) -> bool:
+    """Whether interpolate's arguments are the host's resize-mode-3 call for ``size``."""
     return (
         call.get("mode", "nearest") == "bilinear"
         and call.get("scale_factor") is None
         and not call.get("align_corners")
         and not call.get("antialias")
-        and target == size
+        and _call_size(call) == size
     )
 
 
@@ -290,8 +445,9 @@ class ScheduleOverride:
         table = self.model_wrap.sigmas  # ascending, as every host's wrappers keep it
         if steps <= 0:  # denoise 0 with full steps: nothing to sample
             return torch.zeros(1, device=table.device)
-        cpu_table = table.detach().to(device="cpu", dtype=torch.float32)
-        sigmas = get_sigmas(self.schedule, int(steps), cpu_table, sdxl=self.sdxl)
+        # as it is: get_sigmas keeps float16/32/64 tables (a half model's coarse table is part of
+        # what the host computes from it) and reads them on the CPU
+        sigmas = get_sigmas(self.schedule, int(steps), table.detach(), sdxl=self.sdxl)
         return sigmas.to(table.device)  # where the host's own schedules are made (CPU on 1.10+)
 
 

@@ -159,6 +159,40 @@ def test_automatic_keeps_the_hosts_own_schedule(host):
         assert "Schedule type: Exponential" in ours.infotexts[0]
 
 
+def test_automatic_never_installs_an_override(host, monkeypatch):
+    """Not even on a p whose previous job ran our override: the sampler sees the user's own."""
+    user = "Exponential" if host.shape.schedulers is not None else None
+    p = host.img2img(SIZE, steps=6, denoising_strength=0.5, sampler_name="DPM++ 2M")
+    if user:
+        p.scheduler = user
+    run(host, p, settings(host, scheduler="beta_comfyui"))
+    seen = []
+
+    def on_step(q, i):
+        seen.append((q.sampler_noise_scheduler_override, getattr(q, "scheduler", None)))
+
+    monkeypatch.setattr(host.shared.state, "on_step", on_step)
+    run(host, p, settings(host, scheduler="automatic"))
+    assert seen
+    assert all(entry == (None, user) for entry in seen)
+
+
+@pytest.mark.parametrize("name", ["normal", "sgm_uniform"])
+def test_a_half_models_float16_table_is_read_as_it_is(monkeypatch, name):
+    """A1111 < 1.8 keeps a half model's table in float16; the schedule reads that table."""
+    host = install_host(monkeypatch, "a1111-1.7")
+    model = host.processing.StubModel()
+    model.alphas_cumprod = model.alphas_cumprod.half()
+    p = host.img2img(SIZE, model=model, steps=10, denoising_strength=1.0)
+    ran = run(host, p, settings(host, scheduler=name)).sampler_runs[0]
+    table = p.sampler.model_wrap.sigmas
+    assert table.dtype == torch.float16
+    total, t_enc = img2img_steps(10, 1.0, True)
+    want = get_sigmas(name, total, table)[total - t_enc - 1 :]
+    assert torch.equal(ran["sigmas"], want)
+    assert not torch.equal(want, get_sigmas(name, total, table.float())[total - t_enc - 1 :])
+
+
 @pytest.mark.parametrize("sampler", ["DDIM", "PLMS", "UniPC"])
 def test_timestep_samplers_say_the_schedule_is_ignored(host, sampler):
     p = host.img2img(SIZE, steps=10, denoising_strength=0.5, sampler_name=sampler)

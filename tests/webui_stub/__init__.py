@@ -7,8 +7,9 @@
 
 What the stub reproduces is what the hooks touch, per the hosts notes (webui-hosts.md): the
 img2img ``init`` around the latent resize, the k-diffusion ``get_sigmas`` order and the
-``sample_img2img`` slicing, ``setup_img2img_steps``, the timestep samplers, infotext creation and
-pasting, the script runner, the X/Y/Z axis classes and the script callbacks.
+``sample_img2img`` slicing, ``setup_img2img_steps``, the timestep samplers, txt2img with the
+Hires. fix (``latent_upscale_modes``, ``sample_hr_pass``, the upscaler dropdown), infotext
+creation and pasting, the script runner, the X/Y/Z axis classes and the script callbacks.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ _MODULE_FILES = (
     "scripts",
     "infotext_utils",
     "processing",
+    "ui",
 )
 
 
@@ -183,6 +185,7 @@ class StubHost:
     script: Any = None  # the extension's Script instance (img2img)
     runner: Any = None  # the img2img ScriptRunner
     xyz: Any = None  # the X/Y/Z script module
+    txt2img_ui: Any = None  # the txt2img tab's Hires. fix controls
 
     @property
     def processing(self) -> Any:
@@ -208,6 +211,7 @@ class StubHost:
         import gradio
 
         with gradio.Blocks():
+            self.txt2img_ui = self.modules.ui.create_txt2img_ui()
             self.runner.create_script_ui(is_img2img=True)
         for script in self.runner.selectable_scripts:
             if script.title() == "Latent Upscale":
@@ -216,6 +220,10 @@ class StubHost:
     def img2img(self, size: tuple[int, int] = (64, 48), **kwargs: Any) -> Any:
         """A fresh img2img job on a deterministic image of ``size`` = (height, width) pixels."""
         return self.processing.make_img2img(size, **kwargs)
+
+    def txt2img(self, **kwargs: Any) -> Any:
+        """A fresh txt2img job (64x48 pixels, 6 steps unless told); pass enable_hr=True etc."""
+        return self.processing.make_txt2img(**kwargs)
 
 
 def install_host(

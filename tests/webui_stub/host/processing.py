@@ -1,5 +1,5 @@
 """Stub of ``modules.processing``: img2img ``init`` around the latent resize, ``sample``,
-``process_images`` with infotext, interrupts and exceptions.
+txt2img with the Hires. fix, ``process_images`` with infotext, interrupts and exceptions.
 
 The fake model encodes with 8x8 average pooling of the [0, 1] image mixed into C channels, so a
 test can recompute the latent the host resizes. ``init`` keeps the host's order: sampler, mask
@@ -24,6 +24,8 @@ infotext = importlib.import_module(f"modules.{HOST.infotext_module}")
 opt_f = 8
 opt_C = 4
 RESIZE_INTERPOLATION = "bilinear"  # what the host passes; a test changes it to mimic a new host
+HIRES_INTERPOLATE = None  # a test sets a function to mimic a host that doesn't resize via the
+# ``torch.nn.functional.interpolate`` attribute in its Hires. fix (None: that attribute)
 
 
 def scaled_linear_alphas_cumprod() -> torch.Tensor:
@@ -74,6 +76,11 @@ class StubModel:
     def encode(self, image: torch.Tensor) -> torch.Tensor:
         pooled = torch.nn.functional.avg_pool2d(image.to(self.mix.device).float(), 8)
         return torch.einsum("bkhw,ck->bchw", pooled, self.mix)
+
+    def decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """A [B, 3, 8h, 8w] image in [0, 1] from the latent (not an inverse of encode)."""
+        image = torch.einsum("bchw,ck->bkhw", latent.float(), self.mix).sigmoid()
+        return image.repeat_interleave(8, dim=2).repeat_interleave(8, dim=3)
 
 
 def images_tensor_to_samples(image: torch.Tensor, approximation: Any, model: StubModel) -> Any:
@@ -193,6 +200,99 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         return samples
 
 
+class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
+    """txt2img with the Hires. fix in the hosts' shape (hosts notes, section 14)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.enable_hr = False
+        self.denoising_strength = 0.75
+        self.hr_scale = 2.0
+        self.hr_upscaler: str | None = None
+        self.hr_second_pass_steps = 0
+        self.hr_sampler_name: str | None = None
+        self.hr_additional_modules: list[str] | None = None  # Forge's API field (ignored here)
+        self.latent_scale_mode: dict[str, Any] | None = None
+        self.hr_upscale_to_x = 0
+        self.hr_upscale_to_y = 0
+        self.is_hr_pass = False
+        super().__init__(**kwargs)
+
+    def init(self, all_prompts: list[str], all_seeds: list[int], all_subseeds: list[int]) -> None:
+        if not self.enable_hr:
+            return
+        self.extra_generation_params["Denoising strength"] = self.denoising_strength
+        if self.hr_upscaler is None:
+            self.latent_scale_mode = shared.latent_upscale_modes.get(
+                shared.latent_upscale_default_mode, "nearest"
+            )
+        else:
+            self.latent_scale_mode = shared.latent_upscale_modes.get(self.hr_upscaler, None)
+        pixel = any(x.name == self.hr_upscaler for x in shared.sd_upscalers)
+        if self.latent_scale_mode is None and not pixel:
+            raise Exception(f"could not find upscaler named {self.hr_upscaler}")
+        self.extra_generation_params["Hires upscale"] = self.hr_scale
+        self.hr_upscale_to_x = int(self.width * self.hr_scale)
+        self.hr_upscale_to_y = int(self.height * self.hr_scale)
+        if self.hr_second_pass_steps:
+            self.extra_generation_params["Hires steps"] = self.hr_second_pass_steps
+        if self.hr_upscaler is not None:
+            self.extra_generation_params["Hires upscaler"] = self.hr_upscaler
+
+    def sample(
+        self, conditioning: Any, unconditional_conditioning: Any, seeds: list[int], **_: Any
+    ) -> Any:
+        self.sampler = sd_samplers.create_sampler(self.sampler_name, self.sd_model)
+        shape = (len(seeds), self.sd_model.channels, self.height // opt_f, self.width // opt_f)
+        generator = torch.Generator().manual_seed(int(seeds[0]))
+        x = torch.randn(shape, generator=generator).to(shared.device)
+        samples = self.sampler.sample(self, x, conditioning, unconditional_conditioning)
+        if not self.enable_hr:
+            return samples
+        decoded = None if self.latent_scale_mode is not None else self.sd_model.decode(samples)
+        return self.sample_hr_pass(samples, decoded, seeds, None, 0.0, None)
+
+    def sample_hr_pass(
+        self,
+        samples: torch.Tensor,
+        decoded_samples: Any,
+        seeds: list[int],
+        subseeds: Any,
+        subseed_strength: float,
+        prompts: Any,
+    ) -> torch.Tensor:
+        if shared.state.interrupted:
+            return samples
+        self.is_hr_pass = True
+        target_width, target_height = self.hr_upscale_to_x, self.hr_upscale_to_y
+        self.sampler = sd_samplers.create_sampler(
+            self.hr_sampler_name or self.sampler_name, self.sd_model
+        )
+        if self.latent_scale_mode is not None:
+            samples = (HIRES_INTERPOLATE or torch.nn.functional.interpolate)(
+                samples,
+                size=(target_height // opt_f, target_width // opt_f),
+                mode=self.latent_scale_mode["mode"],
+                antialias=self.latent_scale_mode["antialias"],
+            )
+        else:  # a pixel upscaler: decode, resize the image, encode again
+            upscaler = next(x for x in shared.sd_upscalers if x.name == self.hr_upscaler)
+            image = torch.nn.functional.interpolate(
+                decoded_samples, size=(target_height, target_width), mode=upscaler.mode
+            )
+            samples = self.sd_model.encode(image.clamp(0, 1))
+        image_conditioning = samples.new_zeros(samples.shape[0], 5, 1, 1)
+        shared.state.nextjob()
+        generator = torch.Generator().manual_seed(int(seeds[0]) + 1)
+        noise = torch.randn(samples.shape, generator=generator).to(samples.device)
+        samples = self.sampler.sample_img2img(
+            self, samples, noise, None, None,
+            steps=self.hr_second_pass_steps or self.steps,
+            image_conditioning=image_conditioning,
+        )  # fmt: skip
+        self.is_hr_pass = False
+        return samples
+
+
 class Processed:
     def __init__(self, p: StableDiffusionProcessing, images: list[Any], infotexts: list[str]):
         self.images = images
@@ -265,3 +365,13 @@ def make_img2img(
     return StableDiffusionProcessingImg2Img(
         init_images=[image.astype(np.float32)], seed=seed, **{**defaults, **kwargs}
     )
+
+
+def make_txt2img(
+    *, model: StubModel | None = None, seed: int = 3, **kwargs: Any
+) -> StableDiffusionProcessingTxt2Img:
+    """A txt2img job (64x48 pixels unless told), Hires. fix off unless ``enable_hr=True``."""
+    model = model or StubModel()
+    shared.sd_model = model
+    defaults = {"width": 48, "height": 64, "steps": 6, "sd_model": model}
+    return StableDiffusionProcessingTxt2Img(seed=seed, **{**defaults, **kwargs})

@@ -188,6 +188,7 @@ class KDiffusionSampler(sd_samplers_common.Sampler):
                 "t_enc": t_enc,
                 "sigmas": sigma_sched.detach().cpu().clone(),  # what ran, for comparisons
                 "sigmas_device": sigmas.device,
+                "x": x.detach().clone(),  # the latent it started from (hires: the resized one)
             }
         )
 
@@ -196,3 +197,24 @@ class KDiffusionSampler(sd_samplers_common.Sampler):
             return latent + (s_next - s) * (latent - x) / s
 
         return self._loop(p, xi, len(sigma_sched) - 1, step)
+
+    def sample(
+        self,
+        p: Any,
+        x: torch.Tensor,
+        conditioning: Any,
+        unconditional_conditioning: Any,
+        steps: int | None = None,
+        image_conditioning: Any = None,
+    ) -> torch.Tensor:
+        """txt2img: the full schedule from pure noise ``x`` toward a fixed fake prediction."""
+        steps = steps or p.steps
+        sigmas = self.get_sigmas(p, steps)
+        self.runs.append({"total": steps, "t_enc": steps, "sigmas": sigmas.detach().cpu().clone()})
+
+        def step(latent: torch.Tensor, i: int) -> torch.Tensor:
+            s, s_next = sigmas[i].item(), sigmas[i + 1].item()
+            denoised = torch.tanh(latent / (1 + s * s) ** 0.5)
+            return latent + (s_next - s) * (latent - denoised) / s
+
+        return self._loop(p, x * sigmas[0].to(x.device), len(sigmas) - 1, step)

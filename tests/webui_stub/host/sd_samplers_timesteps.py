@@ -36,3 +36,17 @@ class CompVisSampler(sd_samplers_common.Sampler):
         run = timesteps[:t_enc]
         self.runs.append({"total": steps, "t_enc": t_enc, "timesteps": run.cpu().clone()})
         return self._loop(p, x + 0.1 * noise, len(run), lambda latent, i: latent * 0.99)
+
+    def sample(
+        self,
+        p: Any,
+        x: torch.Tensor,
+        conditioning: Any,
+        unconditional_conditioning: Any,
+        steps: int | None = None,
+        image_conditioning: Any = None,
+    ) -> torch.Tensor:
+        """txt2img: every timestep from pure noise ``x``."""
+        run = self.get_timesteps(p, steps or p.steps)
+        self.runs.append({"total": len(run), "t_enc": len(run), "timesteps": run.cpu().clone()})
+        return self._loop(p, x, len(run), lambda latent, i: latent * 0.99)

@@ -1,4 +1,4 @@
-"""Stub of ``modules.shared``: frozen options, job state, the latent upscale modes, the device."""
+"""Stub of ``modules.shared``: frozen options, job state, latent and pixel upscalers, device."""
 
 from __future__ import annotations
 
@@ -63,6 +63,9 @@ class State:
     def interrupt(self) -> None:
         self.interrupted = True
 
+    def nextjob(self) -> None:
+        """The host counts jobs for its progress bar; nothing to do here."""
+
 
 state = State()
 device = torch.device(os.environ.get("LATENT_UPSCALE_STUB_DEVICE", "cpu"))  # e.g. cuda, mps
@@ -77,3 +80,14 @@ latent_upscale_modes = {
     "Latent (nearest)": {"mode": "nearest", "antialias": False},
     "Latent (nearest-exact)": {"mode": "nearest-exact", "antialias": False},
 }
+
+
+class UpscalerData:
+    """A pixel upscaler's entry in ``sd_upscalers`` (the stub resizes with torch)."""
+
+    def __init__(self, name: str, mode: str) -> None:
+        self.name = name
+        self.mode = mode
+
+
+sd_upscalers = [UpscalerData("Lanczos", "bicubic"), UpscalerData("Nearest", "nearest")]

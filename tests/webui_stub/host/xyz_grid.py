@@ -9,7 +9,7 @@ from __future__ import annotations
 from copy import copy
 from typing import Any
 
-from modules import processing, scripts
+from modules import processing, scripts, shared
 
 
 def apply_field(field: str) -> Any:
@@ -71,6 +71,12 @@ axis_options = [
     AxisOption("Steps", int, apply_field("steps")),
     AxisOptionImg2Img("Denoising", float, apply_field("denoising_strength")),
     AxisOption("Sampler", str, apply_field("sampler_name")),
+    AxisOptionTxt2Img(
+        "Hires upscaler",
+        str,
+        apply_field("hr_upscaler"),
+        choices=lambda: [*shared.latent_upscale_modes, *[x.name for x in shared.sd_upscalers]],
+    ),
 ]
 
 
