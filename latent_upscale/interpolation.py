@@ -59,13 +59,14 @@ def _interpolate(
 
 def _torch_kernel(mode: str, antialias: bool) -> Kernel:
     """A thin dispatch to torch's interpolate, in float32 where the device lacks a half kernel."""
+    align = False if mode in ("bilinear", "bicubic") else None
 
     def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         # CPU antialias kernels raise for float16/bfloat16 (torch 2.13): go straight to float32.
         if antialias and x.dtype in _HALF_DTYPES and x.device.type == "cpu":
             return _interpolate(x.float(), size, mode, antialias).to(x.dtype)
         try:
-            return _interpolate(x, size, mode, antialias)
+            return F.interpolate(x, size=size, mode=mode, align_corners=align, antialias=antialias)
         except (RuntimeError, NotImplementedError):
             return _fallback(x, size, mode, antialias)
 
@@ -320,10 +321,16 @@ def _bislerp_pass_phased(x: torch.Tensor, dim: int, size: int, plan, dtype) -> t
         else:
             dst.copy_(torch.mul(b1, w1).addcmul_(b2, w2))
     if copies:  # ratio 0: the left vector itself
-        js, ks = zip(*copies, strict=True)
-        source = x.index_select(dim, torch.tensor(ks, device=x.device)).to(dtype)
-        out.index_copy_(dim, torch.tensor(js, device=x.device), source)
+        js, ks = _copy_indices(copies, x.device)
+        out.index_copy_(dim, js, x.index_select(dim, ks).to(dtype))
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _copy_indices(copies: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Output and input indices of the copied positions, on ``device`` (cached)."""
+    js, ks = zip(*copies, strict=True)
+    return torch.tensor(js, device=device), torch.tensor(ks, device=device)
 
 
 def _bislerp_pass(
@@ -377,15 +384,21 @@ def lanczos_weights(n_in: int, n_out: int) -> torch.Tensor:
     return torch.where(total != 0, w / total.masked_fill(total == 0, 1.0), w)
 
 
+@functools.lru_cache(maxsize=128)
+def _lanczos_matrix(n_in: int, n_out: int, device: torch.device, dtype: torch.dtype):
+    """lanczos_weights on ``device`` in ``dtype`` (cached: no host-to-device copy per call)."""
+    return lanczos_weights(n_in, n_out).to(device, dtype)
+
+
 def _lanczos(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Lanczos-3 resize as Pillow's float LANCZOS (= torch's mode='lanczos' with antialias)."""
     wide = torch.float64 if x.dtype == torch.float64 else torch.float32
     out = x.to(wide)
     height, width = x.shape[-2:]
     if width != size[1]:
-        out = torch.matmul(out, lanczos_weights(width, size[1]).to(x.device, wide).t())
+        out = torch.matmul(out, _lanczos_matrix(width, size[1], x.device, wide).t())
     if height != size[0]:
-        out = torch.matmul(lanczos_weights(height, size[0]).to(x.device, wide), out)
+        out = torch.matmul(_lanczos_matrix(height, size[0], x.device, wide), out)
     return out.to(x.dtype)
 
 
@@ -440,6 +453,10 @@ _SIZE_RULE = "size must be (height, width): two integers >= 1"
 
 def _check_size(size: object) -> tuple[int, int]:
     """(height, width) as two positive ints, else ValueError."""
+    if type(size) in (tuple, list) and len(size) == 2:  # fast path for the common case
+        h, w = size
+        if type(h) is int and type(w) is int and h >= 1 and w >= 1:
+            return h, w
     if isinstance(size, (str, bytes)) or not isinstance(size, Sequence) or len(size) != 2:
         raise ValueError(f"{_SIZE_RULE}; got {size!r}")
     for v in size:
