@@ -169,6 +169,22 @@ def test_a_16_channel_model_and_batches(monkeypatch):
     assert torch.equal(processed.sampler_runs[-1]["x"], upscale(samples, TARGET, "lanczos"))
 
 
+def test_a_separate_timestep_hires_sampler(host, monkeypatch):
+    """The resize happens before the second pass, whatever sampler that pass uses."""
+    resized = []
+    real = torch.nn.functional.interpolate
+    monkeypatch.setattr(
+        host.modules.sd_samplers_timesteps.CompVisSampler,
+        "sample_img2img",
+        lambda self, p, x, *args, **kwargs: resized.append(x) or x,
+    )
+    _, processed = hires(host, "Latent (bislerp)", hr_sampler_name="DDIM")
+    assert len(resized) == 1
+    assert torch.equal(resized[0], upscale(first_pass(host), TARGET, "bislerp"))
+    assert torch.nn.functional.interpolate is real
+    assert "Hires upscaler: Latent (bislerp)" in processed.info
+
+
 @pytest.mark.parametrize("upscaler", [*BUILT_IN, *PIXEL, None, "disabled"])
 def test_every_other_upscaler_is_bit_identical_to_the_host_alone(monkeypatch, upscaler):
     kwargs = {"enable_hr": False} if upscaler == "disabled" else {}
