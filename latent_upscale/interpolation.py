@@ -97,7 +97,8 @@ def _fallback(x: torch.Tensor, size: tuple[int, int], mode: str, antialias: bool
 # only (a, ρ - 1, q, q/ρ) is computed once per input pair; per output pixel there are two sines
 # and a few multiplies on one scalar per pixel, then one two-tap blend of the C channels.
 # ComfyUI's special cases become pair parameters: linear blending (zero vectors, near-opposite
-# pairs) is a tiny angle with ρ = 1, and "keep b1" (near-parallel pairs) a ratio of 0.
+# pairs) is a tiny angle with ρ = 1, and "keep b1" (near-parallel pairs) weights (1, 0).
+# Regular scales (2x, 4x, ...) run phase by phase on strided views; others gather per pixel.
 
 _P_ANGLE, _P_MOVE, _P_RHO1, _P_Q = 0, 1, 2, 3  # channels of the pair parameters (Q: q, q/ρ)
 
@@ -165,7 +166,8 @@ def _channel_norm(x: torch.Tensor) -> torch.Tensor:
 
 
 def _pair_params(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """[B, 6, ...] per neighbour pair (k, k+1) along ``dim``: angle, move flag, A1, A2, B1, B2."""
+    """[B, 5, ...] per neighbour pair (k, k+1) along ``dim``: angle a, move flag m (0: keep b1),
+    ρ - 1, q = 1/sin(a) and q/ρ; linear pairs have a tiny a and ρ = 1."""
     n = x.shape[dim] - 1
     tiny = math.sqrt(torch.finfo(x.dtype).tiny)  # keeps |b2|/|b1| finite
     if x.shape[1] not in (1, 4, 8):
@@ -288,8 +290,8 @@ def _strided(t: torch.Tensor, axis: int, start: int, count: int, step: int) -> t
 def _bislerp_pass_phased(x: torch.Tensor, dim: int, size: int, plan, dtype) -> torch.Tensor:
     """A bislerp pass without gathers: one strided run of pairs and outputs per phase.
 
-    The ratio is exact per phase (ComfyUI's float32 positions differ by their rounding), and
-    the two sines per output become one sine per pair and distinct ratio.
+    Each run has one ratio (ComfyUI's float32 value), so the two sines per output pixel become
+    one sine per pair and distinct ratio (r and 1 - r are shared between phases).
     """
     p, q, runs, copies = plan
     params = _pair_params(x, dim)
