@@ -481,8 +481,11 @@ def test_readme_documents_webui_surface_and_exit_codes():
         "/sdapi/v1/img2img",
         '"script_name": "Latent Upscale"',
         "Just resize (latent upscale)",
-        "<!-- BENCHMARK TABLE -->",
-        "<!-- HOSTS TABLE -->",
+        "## Supported WebUIs",
+        "## Performance",
+        "Latent (bislerp)",
+        "Latent (lanczos)",
+        "Latent (area)",
     ):
         assert needle in text, needle
     for code in ("`0`", "`1`", "`2`"):
