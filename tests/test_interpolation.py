@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from latent_upscale import METHODS, upscale
+from latent_upscale import METHODS, interpolation, upscale
 from latent_upscale.interpolation import Method, lanczos_weights
 
 ORDER = [
@@ -357,6 +357,24 @@ def test_bislerp_interpolates_norms_linearly(w, size, seed, c):
         expected = (1 - r) * norms[:, k] + r * norms[:, k2]
         got = torch.linalg.vector_norm(out[0, :, :, j], dim=0)
         torch.testing.assert_close(got[general], expected[general], atol=1e-12, rtol=1e-12)
+
+
+@SETTINGS
+@given(shape=st.tuples(st.integers(1, 2), st.sampled_from([1, 4, 16]), st.integers(1, 8),
+                       st.integers(1, 8)),
+       factor=st.sampled_from([(1, 2), (1, 4), (2, 3), (3, 2), (1, 3), (2, 1)]),
+       seed=st.integers(0, 2**16), special=st.booleans())  # fmt: skip
+def test_bislerp_strided_and_gathered_paths_agree(shape, factor, seed, special):
+    """Regular scales run phase by phase on strided views; others gather per pixel."""
+    x = special_vectors(shape, seed) if special else randn(shape, seed, torch.float64)
+    size = (shape[2] * factor[1] // factor[0] or 1, shape[3] * factor[1] // factor[0] or 1)
+    phased = upscale(x, size, "bislerp")
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(interpolation, "_MAX_PHASES", 0)
+        interpolation._phase_plan.cache_clear()
+        gathered = upscale(x, size, "bislerp")
+    interpolation._phase_plan.cache_clear()
+    torch.testing.assert_close(phased, gathered, atol=1e-10, rtol=1e-10)
 
 
 def test_bislerp_differs_from_bilinear_by_keeping_norms():
