@@ -353,8 +353,12 @@ def _bislerp_pass(
     return _blend_pairs(x.contiguous(), dim, left, right, w, dtype)
 
 
+@torch.no_grad()
 def _bislerp(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """ComfyUI's bislerp (comfy/utils.py): slerp of channel vectors, width pass then height pass."""
+    """ComfyUI's bislerp (comfy/utils.py): slerp of channel vectors, width pass then height pass.
+
+    Not differentiable (in-place arithmetic; it runs under no_grad).
+    """
     wide = torch.float64 if x.dtype == torch.float64 else torch.float32
     # Nested calls so that each intermediate is freed as soon as the next pass has read it.
     return _bislerp_pass(_bislerp_pass(x.to(wide), 3, size[1]), 2, size[0], x.dtype)

@@ -189,6 +189,13 @@ def test_empty_batch_and_non_contiguous_input(method):
     torch.testing.assert_close(upscale(xt, (9, 7), method), upscale(x, (9, 7), method))
 
 
+@pytest.mark.parametrize("method", ORDER)
+def test_input_that_requires_grad(method):
+    x = randn((1, 4, 5, 6), seed=6).requires_grad_()
+    out = upscale(x, (9, 4), method)
+    torch.testing.assert_close(out.detach(), upscale(x.detach(), (9, 4), method))
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 
