@@ -4,8 +4,8 @@ Pure torch: nothing in this package imports the WebUI except ``latent_upscale.we
 the host adapter, which the extension's script loads inside a WebUI.
 """
 
-from latent_upscale.interpolation import METHODS, upscale
-from latent_upscale.schedules import SCHEDULES, get_sigmas
+from latent_upscale.interpolation import METHODS, Method, upscale
+from latent_upscale.schedules import SCHEDULES, Schedule, get_sigmas
 from latent_upscale.steps import img2img_sigmas, img2img_steps
 from latent_upscale.tables import discrete_sigmas
 
@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 __all__ = [
     "METHODS",
     "SCHEDULES",
+    "Method",
+    "Schedule",
     "__version__",
     "discrete_sigmas",
     "get_sigmas",
