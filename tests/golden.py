@@ -5,11 +5,17 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
 
-GOLDEN_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "golden"
+# ../shared/golden beside the repository; LATENT_UPSCALE_GOLDEN points elsewhere (e.g. on a
+# machine where the checkout travels without its neighbours)
+GOLDEN_DIR = Path(
+    os.environ.get("LATENT_UPSCALE_GOLDEN")
+    or Path(__file__).resolve().parent.parent.parent / "shared" / "golden"
+)
 
 
 @functools.cache
