@@ -81,6 +81,10 @@ HOST_SCHEDULES: dict[str, tuple[str, str]] = {
     "ddim_uniform": ("ddim", "DDIM"),
     "beta": ("beta", "Beta"),
 }
+# Schedules whose host version can return more than steps + 1 sigmas (DDIM's index grid), which
+# the host's slice turns into more steps than the slider's: with full steps we compute them and
+# keep the last steps + 1 (see fit_schedule)
+_UNEVEN_WITH_FULL_STEPS = frozenset({"ddim_uniform"})
 # infotext entries the host writes when it computes the schedule itself
 _HOST_SCHEDULE_KEYS = (
     "Schedule type",
@@ -156,8 +160,13 @@ def _wrap_setup_img2img_steps() -> None:
     def setup_img2img_steps(p: Any, steps: int | None = None) -> Any:
         settings = getattr(p, ATTR, None)
         if steps is None and isinstance(settings, Settings) and settings.full_steps:
-            return original(p, p.steps)  # an explicit count selects "exactly the slider's steps"
-        return original(p, steps)
+            result = original(p, p.steps)  # an explicit count selects "exactly the slider's steps"
+        else:
+            result = original(p, steps)
+        record = vars(p).get(_RESTORE)
+        if isinstance(record, dict):  # the job's (total, t_enc), for the schedule override
+            record["img2img_steps"] = tuple(result)
+        return result
 
     setattr(sd_samplers_common, _MARK_STEPS, original)
     sd_samplers_common.setup_img2img_steps = setup_img2img_steps
@@ -440,6 +449,8 @@ class ScheduleOverride:
     schedule: str
     model_wrap: Any = dataclasses.field(repr=False, compare=False)
     sdxl: bool = False
+    full_steps: bool = False  # keep exactly the slider's step count (trim longer schedules)
+    job: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     def __call__(self, steps: int) -> torch.Tensor:
         table = self.model_wrap.sigmas  # ascending, as every host's wrappers keep it
@@ -448,7 +459,37 @@ class ScheduleOverride:
         # as it is: get_sigmas keeps float16/32/64 tables (a half model's coarse table is part of
         # what the host computes from it) and reads them on the CPU
         sigmas = get_sigmas(self.schedule, int(steps), table.detach(), sdxl=self.sdxl)
+        sigmas = fit_schedule(sigmas, int(steps) + 1, self._slice_start(), trim=self.full_steps)
         return sigmas.to(table.device)  # where the host's own schedules are made (CPU on 1.10+)
+
+    def _slice_start(self) -> int:
+        """Where the host will slice this job's schedule (0 when unknown, e.g. txt2img)."""
+        record = vars(self.job).get(_RESTORE) if self.job is not None else None
+        run = record.get("img2img_steps") if isinstance(record, dict) else None
+        if not run:
+            return 0
+        total, t_enc = run
+        return max(int(total) - int(t_enc) - 1, 0)
+
+
+def fit_schedule(
+    sigmas: torch.Tensor, length: int, slice_start: int, *, trim: bool
+) -> torch.Tensor:
+    """``sigmas`` fitted to the host's unchecked contract of ``length`` entries, end kept.
+
+    The host slices ``sigmas[slice_start:]`` and assumes ``length`` entries. With ``trim`` a
+    longer schedule (DDIM's index grid) keeps its last ``length`` values, as ComfyUI's KSampler
+    does, so the slider's step count runs; without, it stays as the host's own would be. A
+    shorter one (ComfyUI's Beta merges repeated timesteps) is padded in front with its first
+    value, but never into the slice, where a repeated sigma would be a zero-size step: then
+    fewer steps run, as in ComfyUI.
+    """
+    if sigmas.numel() > length:
+        return sigmas[-length:] if trim else sigmas
+    pad = min(length - sigmas.numel(), slice_start)
+    if pad <= 0:
+        return sigmas
+    return torch.cat([sigmas[:1].expand(pad), sigmas])
 
 
 def _host_schedulers() -> dict[str, Any] | None:
@@ -503,12 +544,19 @@ def _apply_schedule(p: Any, settings: Settings, record: dict[str, Any]) -> tuple
         )
         return options.AUTOMATIC, False
     host = host_label(settings.scheduler)
+    if settings.full_steps and (
+        settings.scheduler in _UNEVEN_WITH_FULL_STEPS
+        or not getattr(p, "denoising_strength", 1.0) > 0  # 0 steps: host schedules divide by 0
+    ):
+        host = None
     if host is not None:  # the host computes it, pasteable, "Schedule type" stays true
         _set(p, record, "sampler_noise_scheduler_override", None)
         _set(p, record, "scheduler", host)
         return settings.scheduler, False
     sdxl = bool(getattr(getattr(p, "sd_model", None), "is_sdxl", False))
-    override = ScheduleOverride(settings.scheduler, sampler.model_wrap, sdxl)
+    override = ScheduleOverride(
+        settings.scheduler, sampler.model_wrap, sdxl, full_steps=settings.full_steps, job=p
+    )
     _set(p, record, "sampler_noise_scheduler_override", override)
     if getattr(p, "scheduler", None) is not None:  # 1.9+: infotext "Schedule type" is p.scheduler
         _set(p, record, "scheduler", None)
@@ -605,11 +653,12 @@ def _find_xyz() -> Any:
     return None
 
 
-def register_xyz_axes() -> bool:
+def register_xyz_axes(*, quiet: bool = False) -> bool:
     """Add our axes to the X/Y/Z plot (idempotent); False when the plot script is not found."""
     xyz = _find_xyz()
     if xyz is None or not hasattr(xyz, "axis_options"):
-        log("X/Y/Z plot script not found; its Latent Upscale axes are not available.")
+        if not quiet:
+            log("X/Y/Z plot script not found; its Latent Upscale axes are not available.")
         return False
     axis_class = getattr(xyz, "AxisOptionImg2Img", None) or xyz.AxisOption
     present = {getattr(axis, "label", None) for axis in xyz.axis_options}
@@ -653,4 +702,8 @@ def setup() -> None:
     """Everything the entry script does at load time (safe to repeat on "Reload UI")."""
     missing = install()
     if not missing:
+        # now, for servers started with --nowebui (they build the X/Y/Z script's UI before any
+        # on_before_ui callback runs; the plot script is loaded before extensions' scripts) ...
+        register_xyz_axes(quiet=True)
+        # ... and again before the UI is built, for hosts that load it later
         script_callbacks.on_before_ui(register_xyz_axes)

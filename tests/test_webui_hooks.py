@@ -32,12 +32,16 @@ def encoded(host, p):
 
 
 def expected_sigmas(name, steps, denoise, full_steps, table, *, sdxl=False, discard=False):
-    """The WebUI's img2img rule applied to our schedule: build for total (+1), slice the tail."""
+    """The WebUI's img2img rule applied to our schedule: build for total (+1), slice the tail.
+
+    With full steps exactly the slider's steps run: the last t_enc + 2 sigmas (of fewer, all),
+    also for schedules longer or shorter than total + 1 (DDIM, ComfyUI's Beta).
+    """
     total, t_enc = img2img_steps(steps, denoise, full_steps)
     sigmas = get_sigmas(name, total + (1 if discard else 0), table.cpu().float(), sdxl=sdxl)
     if discard:
         sigmas = drop_penultimate(sigmas)
-    return sigmas[total - t_enc - 1 :]
+    return sigmas[-(t_enc + 2) :] if full_steps else sigmas[total - t_enc - 1 :]
 
 
 def run(host, p, chosen):
@@ -128,6 +132,43 @@ def test_each_schedule_reaches_the_sampler_with_the_webui_slice(host, name, full
     want = expected_sigmas(name, 12, 0.4, full_steps, p.sampler.model_wrap.sigmas)
     torch.testing.assert_close(ran["sigmas"], want, rtol=2e-6, atol=1e-7)
     assert ran["sigmas"].dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["simple", "ddim_uniform", "beta_comfyui"])
+def test_full_steps_at_denoise_zero_samples_nothing(host, name):
+    # the host's own schedules divide by zero for a 0-step schedule: ours return [0]
+    p = host.img2img(SIZE, steps=10, denoising_strength=0.0)
+    processed = run(host, p, settings(host, "bislerp", name, full_steps=True))
+    ran = processed.sampler_runs[0]
+    assert ran["total"] == 0
+    assert ran["sigmas"].tolist() == [0.0]
+    assert torch.equal(ran["x"], upscale(encoded(host, p), TARGET, "bislerp"))
+
+
+@pytest.mark.parametrize("name", ["ddim_uniform", "beta_comfyui"])
+@pytest.mark.parametrize("denoise", [0.2, 0.001])
+def test_full_steps_run_the_slider_for_schedules_of_other_lengths(host, name, denoise):
+    # DDIM's index grid has more than total + 1 sigmas (at total 150: 168), ComfyUI's Beta
+    # fewer (repeated timesteps merged above ~138): the slider's 30 steps still run, the
+    # schedule's last 31 sigmas, as in ComfyUI's KSampler
+    p = host.img2img(SIZE, steps=30, denoising_strength=denoise)
+    ran = run(host, p, settings(host, "area", name, full_steps=True)).sampler_runs[0]
+    total = img2img_steps(30, denoise, True)[0]
+    full = get_sigmas(name, total, p.sampler.model_wrap.sigmas)
+    assert full.numel() != total + 1  # the case this test is about
+    torch.testing.assert_close(ran["sigmas"], full[-31:], rtol=0, atol=0)
+    assert "Schedule type" not in p.extra_generation_params
+
+
+def test_a_schedule_shorter_than_the_slice_runs_all_it_has(host):
+    # ComfyUI's Beta at 1500 steps keeps about a thousand distinct sigmas: all of them run
+    # (no repeated sigma, a zero-size step, ever enters the slice)
+    p = host.img2img(SIZE, steps=1500, denoising_strength=1.0)
+    ran = run(host, p, settings(host, "area", "beta_comfyui", full_steps=False)).sampler_runs[0]
+    full = get_sigmas("beta_comfyui", 1500, p.sampler.model_wrap.sigmas)
+    assert full.numel() < 1501
+    torch.testing.assert_close(ran["sigmas"], full, rtol=0, atol=0)
+    assert bool((ran["sigmas"][:-1] > ran["sigmas"][1:]).all())
 
 
 def test_full_steps_runs_exactly_the_slider(host):

@@ -167,6 +167,14 @@ def test_xyz_axes_are_registered_once_with_the_plots_own_class(host):
     ]
 
 
+def test_xyz_axes_are_registered_at_load_for_api_only_servers(host):
+    # --nowebui builds the plot script's UI without running on_before_ui: the axes must be
+    # there as soon as the extension's script has loaded (the plot script loads first)
+    host.xyz.axis_options[:] = [a for a in host.xyz.axis_options if a.label not in AXES]
+    host.load_extension()
+    assert [a.label for a in host.xyz.axis_options if a.label in AXES] == list(AXES)
+
+
 def test_xyz_method_axis_runs_each_cell_with_its_method(host):
     p = host.img2img(SIZE, steps=10, denoising_strength=0.5)
     plain = host.processing.process_images(host.img2img(SIZE, steps=10, denoising_strength=0.5))
