@@ -159,7 +159,12 @@ def _wrap_setup_img2img_steps() -> None:
     @functools.wraps(original)
     def setup_img2img_steps(p: Any, steps: int | None = None) -> Any:
         settings = getattr(p, ATTR, None)
-        if steps is None and isinstance(settings, Settings) and settings.full_steps:
+        if (
+            steps is None
+            and isinstance(settings, Settings)
+            and settings.full_steps
+            and getattr(p, "denoising_strength", 1.0) > 0  # 0: a 0-step schedule, no full steps
+        ):
             result = original(p, p.steps)  # an explicit count selects "exactly the slider's steps"
         else:
             result = original(p, steps)
@@ -544,10 +549,7 @@ def _apply_schedule(p: Any, settings: Settings, record: dict[str, Any]) -> tuple
         )
         return options.AUTOMATIC, False
     host = host_label(settings.scheduler)
-    if settings.full_steps and (
-        settings.scheduler in _UNEVEN_WITH_FULL_STEPS
-        or not getattr(p, "denoising_strength", 1.0) > 0  # 0 steps: host schedules divide by 0
-    ):
+    if settings.full_steps and settings.scheduler in _UNEVEN_WITH_FULL_STEPS:
         host = None
     if host is not None:  # the host computes it, pasteable, "Schedule type" stays true
         _set(p, record, "sampler_noise_scheduler_override", None)

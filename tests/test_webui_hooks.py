@@ -134,14 +134,16 @@ def test_each_schedule_reaches_the_sampler_with_the_webui_slice(host, name, full
     assert ran["sigmas"].dtype == torch.float32
 
 
-@pytest.mark.parametrize("name", ["simple", "ddim_uniform", "beta_comfyui"])
-def test_full_steps_at_denoise_zero_samples_nothing(host, name):
-    # the host's own schedules divide by zero for a 0-step schedule: ours return [0]
+@pytest.mark.parametrize("name", ["automatic", "simple", "ddim_uniform", "beta_comfyui"])
+def test_denoise_zero_follows_the_webui_rule_even_with_full_steps(host, name):
+    # full steps at denoise 0 would ask for a 0-step schedule (the host's own schedules divide
+    # by zero there): the WebUI's own rule runs instead, one step at the bottom of the schedule
     p = host.img2img(SIZE, steps=10, denoising_strength=0.0)
-    processed = run(host, p, settings(host, "bislerp", name, full_steps=True))
-    ran = processed.sampler_runs[0]
-    assert ran["total"] == 0
-    assert ran["sigmas"].tolist() == [0.0]
+    ran = run(host, p, settings(host, "bislerp", name, full_steps=True)).sampler_runs[0]
+    assert (ran["total"], ran["t_enc"]) == img2img_steps(10, 0.0, False) == (10, 0)
+    if name != "automatic":
+        want = expected_sigmas(name, 10, 0.0, False, p.sampler.model_wrap.sigmas)
+        torch.testing.assert_close(ran["sigmas"], want, rtol=2e-6, atol=1e-7)
     assert torch.equal(ran["x"], upscale(encoded(host, p), TARGET, "bislerp"))
 
 
