@@ -292,12 +292,6 @@ def test_batch_size_and_count(host):
     assert torch.equal(p.init_latent, want)
 
 
-def test_zero_denoise_with_full_steps_does_not_crash(host):
-    p = host.img2img(SIZE, steps=10, denoising_strength=0.0)
-    processed = run(host, p, settings(host, scheduler="beta_comfyui"))
-    assert processed.sampler_runs[0]["total"] == 0
-
-
 def test_schedule_override_contract(host):
     p = host.img2img(SIZE)
     host.processing.process_images(p)  # a sampler and its model_wrap
