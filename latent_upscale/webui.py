@@ -159,12 +159,7 @@ def _wrap_setup_img2img_steps() -> None:
     @functools.wraps(original)
     def setup_img2img_steps(p: Any, steps: int | None = None) -> Any:
         settings = getattr(p, ATTR, None)
-        if (
-            steps is None
-            and isinstance(settings, Settings)
-            and settings.full_steps
-            and getattr(p, "denoising_strength", 1.0) > 0  # 0: a 0-step schedule, no full steps
-        ):
+        if steps is None and isinstance(settings, Settings) and runs_full_steps(p, settings):
             result = original(p, p.steps)  # an explicit count selects "exactly the slider's steps"
         else:
             result = original(p, steps)
@@ -297,6 +292,12 @@ def _no_hires_resize(method: str) -> RuntimeError:
 # The job
 
 
+def runs_full_steps(p: Any, settings: Settings) -> bool:
+    """Whether the job runs the slider's step count: chosen, and denoise above 0 (full steps
+    at denoise 0 would be a 0-step schedule, so the WebUI's own rule runs instead)."""
+    return settings.full_steps and getattr(p, "denoising_strength", 1.0) > 0
+
+
 def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwargs: dict) -> Any:
     """The host's init with our resize, then our schedule and infotext for this job."""
     restore(p)  # a reused processing object starts from the user's own values
@@ -314,6 +315,7 @@ def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwarg
         )
     record: dict[str, Any] = {"extra_generation_params": p.extra_generation_params}
     vars(p)[_RESTORE] = record  # before any change, so a failure below is undone too
+    settings = dataclasses.replace(settings, full_steps=runs_full_steps(p, settings))  # what runs
     used, overridden = _apply_schedule(p, settings, record)
     extra = dict(p.extra_generation_params)  # never write into a dict that a copy of p shares
     if overridden:  # the host's schedule entries would describe a schedule that did not run

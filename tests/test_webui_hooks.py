@@ -139,12 +139,14 @@ def test_denoise_zero_follows_the_webui_rule_even_with_full_steps(host, name):
     # full steps at denoise 0 would ask for a 0-step schedule (the host's own schedules divide
     # by zero there): the WebUI's own rule runs instead, one step at the bottom of the schedule
     p = host.img2img(SIZE, steps=10, denoising_strength=0.0)
-    ran = run(host, p, settings(host, "bislerp", name, full_steps=True)).sampler_runs[0]
+    processed = run(host, p, settings(host, "bislerp", name, full_steps=True))
+    ran = processed.sampler_runs[0]
     assert (ran["total"], ran["t_enc"]) == img2img_steps(10, 0.0, False) == (10, 0)
     if name != "automatic":
         want = expected_sigmas(name, 10, 0.0, False, p.sampler.model_wrap.sigmas)
         torch.testing.assert_close(ran["sigmas"], want, rtol=2e-6, atol=1e-7)
     assert torch.equal(ran["x"], upscale(encoded(host, p), TARGET, "bislerp"))
+    assert "Latent upscale full steps: False" in processed.infotexts[0]  # what ran
 
 
 @pytest.mark.parametrize("name", ["ddim_uniform", "beta_comfyui"])
