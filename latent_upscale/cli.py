@@ -98,26 +98,26 @@ def _positive_int(value: str) -> int:
     return number
 
 
-def _denoise(value: str) -> float:
-    """A denoising strength in (0, 1]."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {value!r}") from None
-    if not 0.0 < number <= 1.0:
-        raise argparse.ArgumentTypeError(f"denoise must be in (0, 1], got {number:g}")
-    return number
+def _in_range(what: str, high: float) -> Callable[[str], float]:
+    """An argparse type: a number in (0, ``high``], named ``what`` in its error."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a number in (0, {high:g}], got {value!r}"
+            ) from None
+        if not 0.0 < number <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be in (0, {high:g}], got {number:g}")
+        return number
+
+    parse.__name__ = what  # argparse names the type by it
+    return parse
 
 
-def _scale(value: str) -> float:
-    """A resize factor in (0, 16]."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    if not 0.0 < number <= 16.0:
-        raise argparse.ArgumentTypeError(f"scale must be in (0, 16], got {number:g}")
-    return number
+_denoise = _in_range("denoise", 1.0)  # a denoising strength
+_scale = _in_range("scale", 16.0)  # a resize factor
 
 
 def _size(value: str) -> tuple[int, int]:
