@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from latent_upscale import upscale
-from tests.webui_stub import install_host, shape_params
+from tests.webui_stub import assert_same, install_host, shape_params
 
 BUILT_IN = (  # the six latent upscalers every supported host has (hosts notes, section 14)
     "Latent",
@@ -48,14 +48,6 @@ def results(processed):
     """What a job produced: final latents, the hires pass's start latent, sigmas, infotext."""
     run = processed.sampler_runs[-1]
     return torch.stack(processed.images), run.get("x"), run["sigmas"], processed.info
-
-
-def assert_same(want, got, message=""):
-    for a, b in zip(want, got, strict=True):
-        if isinstance(a, torch.Tensor):
-            assert torch.equal(a, b), message
-        else:
-            assert a == b, message
 
 
 # ---------------------------------------------------------------------------------------------

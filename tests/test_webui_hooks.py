@@ -10,7 +10,7 @@ import torch
 
 from latent_upscale import METHODS, SCHEDULES, get_sigmas, img2img_steps, upscale
 from latent_upscale.schedules import drop_penultimate
-from tests.webui_stub import SHAPES, install_host, shape_params
+from tests.webui_stub import SHAPES, assert_same, install_host, shape_params
 
 SIZE = (64, 48)  # init image (height, width): latent 8 x 6
 TARGET = (9, 12)  # p.height 72, p.width 96 // 8: non-integer factors tell methods apart
@@ -392,11 +392,7 @@ def test_nothing_is_left_behind_after_a_failed_job(monkeypatch, failure):
             host.shared.state.interrupted = False
             assert p.sampler_noise_scheduler_override is None
             after = _job_results(host)
-        for want, got in zip(baseline, after, strict=True):
-            if isinstance(want, torch.Tensor):
-                assert torch.equal(want, got), shape
-            else:
-                assert want == got, shape
+        assert_same(baseline, after, shape)
 
 
 def test_a_job_without_the_script_is_unaffected(monkeypatch):
@@ -407,8 +403,7 @@ def test_a_job_without_the_script_is_unaffected(monkeypatch):
             host = install_host(mp, shape)
             run(host, host.img2img(SIZE), settings(host, "lanczos", "karras"))
             after = _job_results(host, sampler_name="DPM2")
-        for want, got in zip(baseline, after, strict=True):
-            assert torch.equal(want, got) if isinstance(want, torch.Tensor) else want == got
+        assert_same(baseline, after)
 
 
 def test_all_stub_shapes_run(monkeypatch):

@@ -22,6 +22,8 @@ import types
 from pathlib import Path
 from typing import Any
 
+import torch
+
 HERE = Path(__file__).resolve().parent
 HOST_DIR = HERE / "host"
 REPO = HERE.parent.parent
@@ -244,3 +246,12 @@ def shape_params() -> list[str]:
     if os.environ.get("LATENT_UPSCALE_STUB_SHAPES") == "all":
         return list(SHAPES)
     return list(MAIN_SHAPES)
+
+
+def assert_same(want: Any, got: Any, message: str = "") -> None:
+    """Two sequences of job results are equal item by item (tensors bit for bit)."""
+    for a, b in zip(want, got, strict=True):
+        if isinstance(a, torch.Tensor):
+            assert torch.equal(a, b), message
+        else:
+            assert a == b, message
