@@ -1,6 +1,6 @@
-"""Our schedules against the reference outputs in ``golden/sigmas.json``.
+"""Our schedules against the reference outputs in ``tests/reference/sigmas.json``.
 
-Every (implementation, schedule) group of the file is either reproduced here (``RUNNERS``) or
+Every (implementation, schedule) group of the data is either reproduced here (``RUNNERS``) or
 listed in ``NOT_IMPLEMENTED`` with the reason. Tolerance: 1e-5 relative, exact zeros.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable
 
 import pytest
@@ -15,7 +16,7 @@ import torch
 from torch import Tensor
 
 from latent_upscale.schedules import drop_penultimate, get_sigmas
-from latent_upscale.steps import img2img_sigmas, img2img_steps, ksampler_sigmas
+from latent_upscale.steps import img2img_sigmas, img2img_steps
 from latent_upscale.tables import discrete_sigmas, sigma_to_t, t_to_sigma
 from tests import golden
 
@@ -85,15 +86,34 @@ def _comfyui_node(case: dict) -> Tensor:
     return get_sigmas("align_your_steps_comfyui", case["steps"], sdxl=model_type == "SDXL", **p)
 
 
+def comfy_ksampler(
+    name: str, steps: int, denoise: float, *, discard_penultimate: bool = False
+) -> Tensor:
+    """ComfyUI's KSampler rule, restated here from its source (not the package's code).
+
+    ``KSampler.set_steps``: above denoise 0.9999 the whole schedule for ``steps``; otherwise a
+    schedule for ``int(steps / denoise)`` of which only the last ``steps + 1`` values run.
+    ``calculate_sigmas`` for dpm_2 / uni_pc-style samplers: one step more, then the
+    next-to-last value removed.
+    """
+    total = steps if denoise > 0.9999 else int(steps / denoise)
+    if discard_penultimate:
+        longer = get_sigmas(name, total + 1, comfy())
+        sigmas = torch.cat([longer[:-2], longer[-1:]])
+    else:
+        sigmas = get_sigmas(name, total, comfy())
+    return sigmas if denoise > 0.9999 else sigmas[-(steps + 1) :]
+
+
 def _ksampler_denoise(case: dict) -> Tensor:
     name = COMFY_NAMES.get(case["schedule"], case["schedule"])
-    return ksampler_sigmas(name, case["steps"], case["params"]["denoise"], comfy())
+    return comfy_ksampler(name, case["steps"], case["params"]["denoise"])
 
 
 def _ksampler_discard(case: dict) -> Tensor:
     # "karras[dpm_2]": ComfyUI's KSampler with a discard-penultimate sampler
     name = case["schedule"].split("[")[0]
-    return ksampler_sigmas(name, case["steps"], 1.0, comfy(), discard_penultimate=True)
+    return comfy_ksampler(name, case["steps"], 1.0, discard_penultimate=True)
 
 
 def _kdiffusion(case: dict) -> Tensor:
@@ -218,9 +238,9 @@ def runner(case: dict) -> Callable[[dict], Tensor] | None:
 
 
 def _params(**match) -> list:
-    if not (golden.GOLDEN_DIR / FILE).is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason="golden/sigmas.json absent"))]
-    return [pytest.param(c, id=c["id"]) for c in golden.cases(FILE, **match) if runner(c)]
+    """The cases ``match`` selects that we reproduce; an error when there are none."""
+    run = [pytest.param(c, id=c["id"]) for c in golden.cases(FILE, **match) if runner(c)]
+    return golden.require(run, f"{FILE} {match} with a runner")
 
 
 def assert_matches(ours: Tensor, case: dict) -> None:
@@ -262,6 +282,50 @@ def test_every_group_is_covered_or_explained() -> None:
     dispatched = {g for g in groups if runner({"implementation": g[0], "schedule": g[1]})}
     assert not dispatched & set(NOT_IMPLEMENTED)
     assert groups - dispatched - set(NOT_IMPLEMENTED) == set()
+    # both lists name only groups the data holds, so neither can go stale unnoticed
+    assert set(NOT_IMPLEMENTED) <= groups
+    runner_groups = {
+        (impl, schedule)
+        for impl, entry in RUNNERS.items()
+        if isinstance(entry, dict)
+        for schedule in entry
+    }
+    assert runner_groups <= groups
+    plain = {impl for impl, entry in RUNNERS.items() if not isinstance(entry, dict)}
+    assert plain <= {impl for impl, _ in groups}
+
+
+def test_in_repository_data_holds_every_group_with_provenance() -> None:
+    """The extract in tests/reference is enough on its own: every group, each with its source."""
+    data = golden.in_repo(FILE)
+    groups = {(c["implementation"], c["schedule"]) for c in data["cases"]}
+    listed = {(g["implementation"], g["schedule"]): g for g in data["groups"]}
+    assert set(listed) == groups
+    assert len(groups) == 107  # schedules-and-methods.md section 5
+    for key, group in listed.items():
+        assert group["cases"] == sum(
+            1 for c in data["cases"] if (c["implementation"], c["schedule"]) == key
+        )
+        # a commit hash or a version number names what produced the group
+        assert re.search(r"@[0-9a-f]{7}|v1\.10|\d+\.\d+\.\d+", group["provenance"]), key
+    assert len({c["id"] for c in data["cases"]}) == len(data["cases"])
+
+
+def test_in_repository_data_equals_the_external_set() -> None:
+    """Where an external golden set is present, the extract must hold its numbers unchanged."""
+    data = golden.in_repo(FILE)
+    dropped = set(data["extracted_from"]["dropped_fields"])
+    full = golden.external(FILE)
+    if full is None:  # a plain clone: the tests run on exactly the extract
+        assert golden.load(FILE)["cases"] == data["cases"]
+        return
+    by_id = {c["id"]: c for c in full["cases"]}
+    shared = [c for c in data["cases"] if c["id"] in by_id]
+    if golden.external_sha256(FILE) == data["extracted_from"]["sha256"]:
+        assert len(shared) == len(data["cases"])  # the very file it was extracted from
+    for case in shared:
+        source = by_id[case["id"]]
+        assert case == {k: v for k, v in source.items() if k not in dropped}, case["id"]
 
 
 @pytest.mark.parametrize("case", _params(implementation="comfyui", schedule="kl_optimal"))
