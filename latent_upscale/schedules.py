@@ -16,21 +16,27 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from scipy import stats
 from torch import Tensor
 
 from latent_upscale.tables import as_table, sigma_to_t, t_to_sigma
 
 __all__ = [
+    "AUTOMATIC",
     "AYS_COMFYUI",
     "AYS_WEBUI",
+    "KDIFFUSION_SAMPLERS",
     "SCHEDULES",
     "Schedule",
     "automatic_choice",
+    "check_flow",
+    "discards_penultimate",
     "drop_penultimate",
     "get_sigmas",
+    "is_flow_table",
     "resolve_schedule",
 ]
+
+AUTOMATIC = "automatic"  # the host's own choice for the sampler
 
 
 class Inputs(NamedTuple):
@@ -128,6 +134,8 @@ def linear_quadratic(n: int, sigma_max: float, threshold_noise: float = 0.025) -
 
 def beta_webui(n: int, sigma_min: float, sigma_max: float, alpha: float, beta: float) -> Tensor:
     """Beta(alpha, beta) quantiles placed linearly in sigma, +0 (WebUI ``beta_scheduler``)."""
+    from scipy import stats  # here, not at import: scipy.stats takes about a second to load
+
     quantiles = stats.beta.ppf(1 - np.linspace(0, 1, n), alpha, beta)
     sigmas = [sigma_min + float(q) * (sigma_max - sigma_min) for q in quantiles]
     return torch.tensor([*sigmas, 0.0], dtype=torch.float32)
@@ -184,6 +192,8 @@ def ddim_uniform(n: int, table: Tensor) -> Tensor:
 
 def beta_comfyui(n: int, table: Tensor, alpha: float, beta: float) -> Tensor:
     """Beta quantiles pick discrete timesteps, repeats dropped, +0 (ComfyUI ``beta_scheduler``)."""
+    from scipy import stats  # here, not at import: scipy.stats takes about a second to load
+
     total = table.numel() - 1
     ts = np.rint(stats.beta.ppf(1 - np.linspace(0, 1, n, endpoint=False), alpha, beta) * total)
     sigs: list[float] = []
@@ -250,6 +260,17 @@ AUTOMATIC_SCHEDULE: Mapping[str, str] = MappingProxyType(
     }
 )
 DISCARDS_PENULTIMATE = frozenset({"DPM2", "DPM2 a", "DPM++ 3M SDE"})
+# WebUI 1.10's k-diffusion samplers (they run custom schedules); the timestep samplers (DDIM,
+# PLMS, UniPC, LCM) ignore them
+KDIFFUSION_SAMPLERS = (
+    "DPM++ 2M", "DPM++ SDE", "DPM++ 2M SDE", "DPM++ 2M SDE Heun", "DPM++ 2S a", "DPM++ 3M SDE",
+    "Euler a", "Euler", "LMS", "Heun", "DPM2", "DPM2 a", "DPM fast", "DPM adaptive", "Restart",
+)  # fmt: skip
+
+
+def discards_penultimate(sampler: str) -> bool:
+    """Whether the WebUI drops the next-to-last sigma for ``sampler`` (it asks for one more)."""
+    return sampler in DISCARDS_PENULTIMATE
 
 
 def automatic_choice(sampler: str) -> tuple[str, bool]:
@@ -354,6 +375,9 @@ class Schedule:
     function: Callable[..., Tensor] = field(repr=False, compare=False)
     params: Mapping[str, Any] = field(default_factory=dict, compare=False)
     aliases: tuple[str, ...] = ()
+    # defined only for SD-style discrete tables (fixed SD/SDXL numbers, or the table's timestep
+    # mapping): refused for flow-matching models (SD3, Flux), whose sigmas lie in (0, 1]
+    sd_only: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
@@ -376,7 +400,7 @@ _LIST = (
         "normal", "Normal", BOTH, True, True,
         "Evenly spaced timesteps between the top and bottom of the model's range, interpolated in "
         "log-sigma (identical to Uniform on SD models); the classic choice for Euler.",
-        _normal,
+        _normal, sd_only=True,
     ),
     Schedule(
         "karras", "Karras", BOTH, False, True,
@@ -400,7 +424,7 @@ _LIST = (
         "sgm_uniform", "SGM Uniform", BOTH, True, True,
         "Like Normal but stops one interval above the bottom of the range, as Stability's SGM "
         "code does; suits SDXL Turbo/Lightning-style models.",
-        _sgm_uniform, aliases=("SGMUniform",),
+        _sgm_uniform, aliases=("SGMUniform",), sd_only=True,
     ),
     Schedule(
         "ddim_uniform", "DDIM", BOTH, True, False,
@@ -430,13 +454,13 @@ _LIST = (
         "align_your_steps", "Align Your Steps", WEBUI, False, False,
         "NVIDIA's tuned 10-step SD1/SDXL sigmas log-interpolated to the step count (ignores the "
         "model's range); strong at 10-20 steps.",
-        lambda n, x: align_your_steps_webui(n, x.sdxl), aliases=("AYS",),
+        lambda n, x: align_your_steps_webui(n, x.sdxl), aliases=("AYS",), sd_only=True,
     ),
     Schedule(
         "uniform", "Uniform", WEBUI, True, False,
         "k-diffusion's default: timesteps evenly spaced from the top of the table to the bottom "
         "(same as Normal on SD models).",
-        lambda n, x: uniform(n, _need_table(x)),
+        lambda n, x: uniform(n, _need_table(x)), sd_only=True,
     ),
     Schedule(
         "beta_comfyui", "Beta (ComfyUI)", COMFYUI, True, False,
@@ -454,7 +478,7 @@ _LIST = (
         "align_your_steps_comfyui", "Align Your Steps (ComfyUI)", COMFYUI, False, False,
         "ComfyUI's Align Your Steps node: steps+1 interpolated points with the last replaced by "
         "zero, so it ends one step higher than the WebUI version.",
-        _ays_comfyui, {"denoise": 1.0}, aliases=("AYS (ComfyUI)",),
+        _ays_comfyui, {"denoise": 1.0}, aliases=("AYS (ComfyUI)",), sd_only=True,
     ),
 )  # fmt: skip
 
@@ -507,6 +531,25 @@ def _sigma(value: object, key: str) -> float:
     return float(value)
 
 
+FLOW_SIGMA_MAX = 1.001  # flow-matching tables end at sigma 1; SD tables near 14.6 (or above)
+
+
+def is_flow_table(table: Tensor) -> bool:
+    """Whether ``table`` is a flow-matching model's (SD3, Flux): every sigma in (0, 1]."""
+    return float(as_table(table)[-1]) <= FLOW_SIGMA_MAX
+
+
+def check_flow(schedule: Schedule) -> None:
+    """ValueError for a schedule that is not defined on a flow-matching model's sigmas."""
+    if schedule.sd_only:
+        working = ", ".join(s.name for s in _LIST if not s.sd_only)
+        raise ValueError(
+            f"schedule {schedule.name!r} is defined for SD-style models only (it uses fixed "
+            "SD/SDXL sigmas or the SD timestep table), and this is a flow-matching model "
+            f"(sigmas in (0, 1], e.g. SD3 or Flux); schedules that work here: {working}"
+        )
+
+
 def _inputs(
     schedule: Schedule,
     table: Tensor | None,
@@ -516,6 +559,8 @@ def _inputs(
 ) -> Inputs:
     if table is not None:
         table = as_table(table)
+        if is_flow_table(table):
+            check_flow(schedule)
         sigma_min = table[0].item() if sigma_min is None else sigma_min
         sigma_max = table[-1].item() if sigma_max is None else sigma_max
     elif schedule.needs_table:

@@ -1,0 +1,316 @@
+"""The img2img job: hooks on the host's init, step rule and sampling, and the script's run.
+
+- a class-level wrapper of ``StableDiffusionProcessingImg2Img.init`` that, only for jobs that
+  carry settings on the processing object, redirects the single bilinear interpolate call that
+  resizes ``init_latent`` (resize mode 3) to :func:`latent_upscale.upscale`, then sets the
+  job's schedule;
+- a wrapper of the module attribute ``sd_samplers_common.setup_img2img_steps`` (full steps);
+- a class-level wrapper of ``StableDiffusionProcessingImg2Img.sample`` that puts the user's
+  fields back as soon as our sampling is done, and checks that what the settings ask for ran.
+
+The wrappers are installed once and call the implementation of the package imported last, so
+"Reload UI" (a new import of this package while the host keeps the wrapped classes) still runs
+the current code. Nothing here touches ``opts``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from modules import processing, sd_samplers_common
+
+from latent_upscale import __version__, options
+from latent_upscale.options import Settings
+from latent_upscale.schedules import SCHEDULES
+from latent_upscale.steps import check_schedule_length, runs_full_steps
+from latent_upscale.webui.common import (
+    ATTR,
+    LOG_PREFIX,
+    RECORD,
+    TITLE,
+    JobRecord,
+    comment,
+    job_record,
+    job_settings,
+    log,
+)
+from latent_upscale.webui.redirect import call_size, redirect_interpolate
+from latent_upscale.webui.schedule import apply_schedule
+
+LATENT_RESIZE_MODE = 3  # img2img "Just resize (latent upscale)"
+RESIZE_MODE_NAMES = (
+    "Just resize",
+    "Crop and resize",
+    "Resize and fill",
+    "Just resize (latent upscale)",
+)
+# infotext entries the host writes when it computes the schedule itself
+HOST_SCHEDULE_KEYS = (
+    "Schedule type",
+    "Schedule min sigma",
+    "Schedule max sigma",
+    "Schedule rho",
+    "Beta schedule alpha",
+    "Beta schedule beta",
+)
+_HOOKS = "_latent_upscale_hooks"  # on a wrapped class / module: {name: current implementation}
+INIT = "modules.processing.StableDiffusionProcessingImg2Img.init"
+SAMPLE = "modules.processing.StableDiffusionProcessingImg2Img.sample"
+STEPS = "modules.sd_samplers_common.setup_img2img_steps"
+
+missing: list[str] = []  # hook points this host lacks (the script refuses to run)
+
+
+# ---------------------------------------------------------------------------------------------
+# Installation (idempotent; "Reload UI" points the installed wrappers at the new code)
+
+
+def _hook(owner: Any, name: str, implementation: Callable[..., Any]) -> bool:
+    """Wrap ``owner.name`` once so that it calls ``implementation(original, *args, **kwargs)``.
+
+    Later calls only replace the implementation. Returns True when the wrapper was installed now.
+    """
+    hooks = vars(owner).get(_HOOKS)
+    if hooks is None:
+        hooks = {}
+        setattr(owner, _HOOKS, hooks)
+    installed = name in hooks
+    hooks[name] = implementation
+    if installed:
+        return False
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return vars(owner)[_HOOKS][name](original, *args, **kwargs)
+
+    setattr(owner, name, wrapper)
+    return True
+
+
+def install() -> list[str]:
+    """Install the img2img hooks; returns the hook points this host lacks (empty when all fine)."""
+    cls = getattr(processing, "StableDiffusionProcessingImg2Img", None)
+    found = {
+        INIT: cls is not None and callable(getattr(cls, "init", None)),
+        SAMPLE: cls is not None and callable(getattr(cls, "sample", None)),
+        STEPS: callable(getattr(sd_samplers_common, "setup_img2img_steps", None)),
+    }
+    missing[:] = [name for name, ok in found.items() if not ok]
+    if missing:
+        log(f"this WebUI lacks {', '.join(missing)}; the script is disabled on this host.")
+        return list(missing)
+    new = _hook(cls, "init", _init)
+    new |= _hook(cls, "sample", _sample)
+    new |= _hook(sd_samplers_common, "setup_img2img_steps", _setup_img2img_steps)
+    if new:
+        log(f"version {__version__}: img2img hooks installed.")
+    return []
+
+
+# ---------------------------------------------------------------------------------------------
+# The hooks
+
+
+def _init(original: Callable, p: Any, *args: Any, **kwargs: Any) -> Any:
+    settings = job_settings(p)
+    if settings is None:
+        return original(p, *args, **kwargs)
+    return _init_job(original, p, settings, args, kwargs)
+
+
+def _setup_img2img_steps(original: Callable, p: Any, steps: int | None = None) -> Any:
+    settings = job_settings(p)
+    if settings is None:
+        return original(p, steps)
+    record = job_record(p)
+    if record is None or not record.initialized:
+        raise RuntimeError(
+            f"{LOG_PREFIX} the img2img job reached sampling without the extension's init hook "
+            "(another extension replaced the job's init, or the WebUI keeps hooks from an "
+            "older copy of the extension). Nothing was applied; restart the WebUI, or disable "
+            "the other extension for this job."
+        )
+    if not record.sampling:
+        return original(p, steps)  # a pass outside the job's own sampling: the WebUI's rule
+    if steps is None and runs_full_steps(settings.full_steps, p.denoising_strength):
+        result = original(p, p.steps)  # an explicit count selects "exactly the slider's steps"
+    else:
+        result = original(p, steps)
+    record.img2img_steps = (int(result[0]), int(result[1]))
+    return result
+
+
+def _sample(original: Callable, p: Any, *args: Any, **kwargs: Any) -> Any:
+    record = job_record(p)
+    if record is None or not record.initialized or record.sampling:
+        return original(p, *args, **kwargs)
+    record.enter(p)
+    try:
+        return original(p, *args, **kwargs)
+    finally:
+        record.leave(p)  # the user's fields for every later pass (ADetailer and others)
+        record.samplings += 1
+        _check_sampling(p, record)
+
+
+def _check_sampling(p: Any, record: JobRecord) -> None:
+    """After our sampling: say so where the WebUI's own schedule ran instead of ours."""
+    if record.override is None or record.override_calls or record.samplings > 1:
+        return
+    if record.img2img_steps is None:
+        return  # interrupted or failed before the sampler started: nothing ran
+    schedule = record.override.schedule
+    extra = dict(p.extra_generation_params)
+    extra[options.KEY_SCHEDULER] = options.AUTOMATIC
+    p.extra_generation_params = extra
+    comment(
+        p,
+        f"the sampler never asked for the schedule override, so the WebUI's own schedule ran "
+        f"instead of {SCHEDULES[schedule].label!r} (another extension may have replaced the "
+        "sampler).",
+    )
+
+
+def _shared() -> Any:
+    from modules import shared
+
+    return shared
+
+
+# ---------------------------------------------------------------------------------------------
+# The job
+
+
+def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwargs: dict) -> Any:
+    """The host's init with our resize, then our schedule and infotext for this job."""
+    check_schedule_length(p.steps, p.denoising_strength, settings.full_steps)  # before any work
+    previous = job_record(p)
+    script = bool(previous.script) if previous is not None else False
+    restore(p)  # a reused processing object starts from the user's own values
+    record = JobRecord(p.extra_generation_params, script=script, initialized=True)
+    vars(p)[RECORD] = record  # before any change, so a failure below is undone too
+    latent_resize = getattr(p, "resize_mode", None) == LATENT_RESIZE_MODE
+    if latent_resize:
+        result = _init_with_resize(original, p, settings.method, record, args, kwargs)
+    else:
+        result = original(p, *args, **kwargs)
+        mode = getattr(p, "resize_mode", None)
+        name = RESIZE_MODE_NAMES[mode] if isinstance(mode, int) and 0 <= mode < 3 else repr(mode)
+        comment(
+            p,
+            f"resize mode is {name!r}, not 'Just resize (latent upscale)': the upscale method is "
+            "not used; the scheduler and step choices still apply.",
+        )
+    full = runs_full_steps(settings.full_steps, p.denoising_strength)
+    settings = dataclasses.replace(settings, full_steps=full)  # what runs
+    used = apply_schedule(p, settings, record)
+    extra = dict(p.extra_generation_params)  # never write into a dict that a copy of p shares
+    if record.override is not None:  # the host's entries would describe a schedule not run
+        for key in HOST_SCHEDULE_KEYS:
+            extra.pop(key, None)
+    extra.update(options.infotext_params(settings, method_used=latent_resize, scheduler_used=used))
+    if record.script:  # pasting selects the script again (the WebUI reads the key "Script")
+        extra["Script"] = TITLE
+    p.extra_generation_params = extra
+    resized = f"{settings.method} latent resize" if latent_resize else "no latent resize"
+    if used == options.AUTOMATIC:
+        schedule = "the WebUI's own schedule"
+    else:
+        schedule = f"{SCHEDULES[used].label} schedule"
+    steps = "full step count" if settings.full_steps else "the WebUI's step rule"
+    log(f"{resized}, {schedule}, {steps}.")
+    return result
+
+
+def _init_with_resize(
+    original: Callable, p: Any, method: str, record: JobRecord, args: tuple, kwargs: dict
+) -> Any:
+    """Run the host's init with its latent resize call (and only that call) redirected."""
+    opt_f = getattr(processing, "opt_f", 8)
+    size = (p.height // opt_f, p.width // opt_f)
+
+    def match(input: Any, call: dict[str, Any]) -> tuple[tuple[int, int], str] | None:
+        if input is getattr(p, "init_latent", None) and _is_latent_resize(call, size):
+            return size, method
+        return None
+
+    with redirect_interpolate(match) as hits:
+        result = original(p, *args, **kwargs)
+    record.resized = hits[0]
+    if hits[0] == 0:
+        raise RuntimeError(
+            f"{LOG_PREFIX} the WebUI's img2img init made no latent resize call "
+            f"(interpolate(init_latent, size={size}, mode='bilinear')) although resize mode is "
+            "'Just resize (latent upscale)'. This WebUI version changed that code; please report "
+            "it with your WebUI version."
+        )
+    return result
+
+
+def _is_latent_resize(call: dict[str, Any], size: tuple[int, int]) -> bool:
+    """Whether interpolate's arguments are the host's resize-mode-3 call for ``size``."""
+    return (
+        call.get("mode", "nearest") == "bilinear"
+        and call.get("scale_factor") is None
+        and not call.get("align_corners")
+        and not call.get("antialias")
+        and call_size(call) == size
+    )
+
+
+def restore(p: Any) -> None:
+    """Undo what the hooks changed on ``p`` (the user's override and infotext dict)."""
+    record = vars(p).pop(RECORD, None)
+    if record is None:
+        return
+    record.leave(p)
+    p.extra_generation_params = record.extra_generation_params
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a job from the script
+
+
+def run_job(p: Any, settings: Settings, *, script: bool = True) -> Any:
+    """Run ``p`` with ``settings``; returns the host's ``Processed``; leaves ``p`` as it was.
+
+    ``script``: run as the selected script (its infotext says ``Script: Latent Upscale``).
+    Refuses before any work where the host lacks a hook point or the job asks too much.
+    """
+    if missing:
+        raise RuntimeError(
+            f"{LOG_PREFIX} this WebUI lacks {', '.join(missing)}; the script cannot run here."
+        )
+    check_schedule_length(p.steps, p.denoising_strength, settings.full_steps)
+    had = ATTR in vars(p)
+    previous = vars(p).get(ATTR)
+    setattr(p, ATTR, settings)
+    vars(p)[RECORD] = JobRecord(p.extra_generation_params, script=script)
+    try:
+        processed = processing.process_images(p)
+        _check_job(p, settings)
+        return processed
+    finally:
+        restore(p)
+        if had:
+            setattr(p, ATTR, previous)
+        else:
+            vars(p).pop(ATTR, None)
+
+
+def _check_job(p: Any, settings: Settings) -> None:
+    """After the job: fail clearly where the extension's init hook did not run at all."""
+    record = job_record(p)
+    interrupted = getattr(getattr(_shared(), "state", None), "interrupted", False)
+    if record is None or record.initialized or interrupted:
+        return
+    raise RuntimeError(
+        f"{LOG_PREFIX} the job ran without the extension's init hook (another extension "
+        "replaced the job's init, or the WebUI keeps hooks from an older copy of the "
+        f"extension): {settings.method!r}, {settings.scheduler!r} and full steps were not "
+        "applied. Restart the WebUI, or disable the other extension for this job."
+    )
