@@ -1,19 +1,24 @@
-"""img2img step arithmetic: the WebUI formula, the slice that runs, ComfyUI's KSampler rule."""
+"""img2img step arithmetic: the WebUI formula and the slice that runs, checked against the
+documented worked table, the reference vectors (a1111_img2img, comfyui_ksampler_denoise) and
+properties; ComfyUI's KSampler rule comes from tests/test_golden_sigmas.py, not the package."""
 
 from __future__ import annotations
 
 import functools
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import special
 
 from latent_upscale.schedules import get_sigmas
-from latent_upscale.steps import img2img_sigmas, img2img_steps, ksampler_sigmas
+from latent_upscale.steps import img2img_sigmas, img2img_steps
 from latent_upscale.tables import discrete_sigmas
 from tests import golden
+from tests.test_golden_sigmas import comfy_ksampler
 
 
 @functools.cache
@@ -73,11 +78,13 @@ def test_worked_table(
 
 @pytest.mark.parametrize("denoise", list(COMFY_FIRST))
 def test_worked_table_comfyui_column(denoise: float) -> None:
+    # the doc: with fix-steps on, the WebUI runs ComfyUI KSampler's slice (ComfyUI's table)
     normal, karras = COMFY_FIRST[denoise]
-    assert ksampler_sigmas("normal", 30, denoise, table("comfyui"))[0].item() == pytest.approx(
+    comfy = table("comfyui")
+    assert img2img_sigmas("normal", 30, denoise, True, comfy)[0].item() == pytest.approx(
         normal, abs=1e-6
     )
-    assert ksampler_sigmas("karras", 30, denoise, table("comfyui"))[0].item() == pytest.approx(
+    assert img2img_sigmas("karras", 30, denoise, True, comfy)[0].item() == pytest.approx(
         karras, abs=1e-6
     )
 
@@ -107,11 +114,13 @@ def test_denoise_is_capped_at_0_999() -> None:
 def test_denoise_zero() -> None:
     assert img2img_steps(30, 0, True) == (0, 29)
     assert img2img_steps(30, 0.0, False) == (30, 0)
+    sd = table("a1111")
     for full in (False, True):
-        empty = img2img_sigmas("karras", 30, 0, full, table("a1111"))
-        assert empty.numel() == 0
-        assert empty.dtype == torch.float32
-    assert ksampler_sigmas("karras", 30, 0.0, table("comfyui")).numel() == 0
+        # the WebUI's own rule at t_enc = 0: one step from the lowest sigma (Karras ends at the
+        # table's sigma_min) to 0; full steps cannot apply (a 0-step schedule)
+        tail = img2img_sigmas("karras", 30, 0, full, sd)
+        assert tail.dtype == torch.float32
+        assert tail.tolist() == [pytest.approx(sd[0].item(), rel=1e-6), 0.0]
 
 
 @pytest.mark.parametrize("denoise", [-0.1, 1.01, math.nan, math.inf, "0.5", None, True])
@@ -133,25 +142,53 @@ def test_unknown_schedule_is_reported_before_any_work() -> None:
         img2img_sigmas("Karas", 30, 0.5, True, table("a1111"))
 
 
-def test_too_short_schedule_for_the_slice() -> None:
-    # ComfyUI Beta drops repeated timesteps: 600 steps give 561 values, the slice starts at 570
-    with pytest.raises(ValueError, match="too few"):
-        img2img_sigmas("beta_comfyui", 30, 0.05, True, table("comfyui"))
+def test_short_schedule_still_runs_the_slider_steps() -> None:
+    # ComfyUI Beta merges repeated timesteps: 600 steps give 559 distinct Beta-quantile
+    # timesteps (counted here from scipy's inverse incomplete beta) + the final 0 = 560 values,
+    # shorter than the WebUI's slice start 570; full steps still run 30 steps, ComfyUI's tail
+    levels = 1 - torch.arange(600, dtype=torch.float64) / 600
+    t = special.betaincinv(0.6, 0.6, levels.numpy()) * 999
+    assert len(set(np.rint(t).astype(int).tolist())) + 1 == 560
+    assert get_sigmas("beta_comfyui", 600, table("comfyui")).numel() == 560
+    ours = img2img_sigmas("beta_comfyui", 30, 0.05, True, table("comfyui"))
+    assert torch.equal(ours, comfy_ksampler("beta_comfyui", 30, 0.05))
 
 
 @settings(max_examples=80, deadline=None)
 @given(steps=st.integers(1, 150), denoise=st.floats(0.001, 1.0), full=st.booleans())
-def test_step_formula_properties(steps: int, denoise: float, full: bool) -> None:
+def test_step_counts_properties(steps: int, denoise: float, full: bool) -> None:
     total, t_enc = img2img_steps(steps, denoise, full)
-    capped = min(denoise, 0.999)
+    ran = t_enc + 1  # the host runs the schedule's tail from index total - t_enc - 1
+    assert 0 <= total - t_enc - 1 < total
     if full:
-        assert t_enc + 1 == steps  # exactly the slider's steps run
+        assert ran == steps  # exactly the slider's steps
         assert total >= steps
-        assert total == math.floor(steps / capped)
+        # the steps cover about `denoise` of a schedule of `total`: within one step
+        assert steps - 1 <= min(denoise, 0.999) * (total + 1)
+        assert min(denoise, 0.999) * total <= steps + 1e-9
     else:
         assert total == steps
-        assert t_enc + 1 == math.floor(capped * steps) + 1
-    assert 0 <= total - t_enc - 1 < total
+        assert 1 <= ran <= steps
+        # the tail runs `denoise` of the steps, rounded down, plus the step at t_enc
+        capped = min(denoise, 0.999)
+        assert ran - 1 <= capped * steps + 1e-9
+        assert capped * steps < ran + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.integers(1, 150),
+    low=st.floats(0.001, 1.0),
+    high=st.floats(0.001, 1.0),
+    full=st.booleans(),
+)
+def test_step_counts_are_monotonic_in_denoise(
+    steps: int, low: float, high: float, full: bool
+) -> None:
+    low, high = sorted((low, high))
+    (total_lo, t_lo), (total_hi, t_hi) = (img2img_steps(steps, d, full) for d in (low, high))
+    assert t_lo <= t_hi  # more denoise never runs fewer steps
+    assert total_lo - t_lo >= total_hi - t_hi  # ... nor starts later in the schedule
 
 
 @settings(max_examples=60, deadline=None)
@@ -189,10 +226,10 @@ SAME_LENGTH = [
 @settings(max_examples=60, deadline=None)
 @given(name=st.sampled_from(SAME_LENGTH), steps=st.integers(1, 80), denoise=st.floats(0.02, 1.0))
 def test_full_steps_equals_comfyui_ksampler(name: str, steps: int, denoise: float) -> None:
-    comfy = table("comfyui")
+    # comfy_ksampler: ComfyUI's KSampler.set_steps restated in the golden test, not our code
     assert torch.equal(
-        img2img_sigmas(name, steps, denoise, True, comfy),
-        ksampler_sigmas(name, steps, denoise, comfy),
+        img2img_sigmas(name, steps, denoise, True, table("comfyui")),
+        comfy_ksampler(name, steps, denoise),
     )
 
 
@@ -200,8 +237,6 @@ COMFY_NAMES = {"beta": "beta_comfyui", "kl_optimal": "kl_optimal_comfyui"}
 
 
 def _ksampler_cases() -> list:
-    if not (golden.GOLDEN_DIR / "sigmas.json").is_file():
-        return [pytest.param(None, marks=pytest.mark.skip(reason="golden/sigmas.json absent"))]
     return [
         pytest.param(c, id=c["id"])
         for c in golden.cases("sigmas.json", implementation="comfyui_ksampler_denoise")
@@ -210,34 +245,70 @@ def _ksampler_cases() -> list:
 
 @pytest.mark.parametrize("case", _ksampler_cases())
 def test_full_steps_against_comfyui_ksampler_golden(case: dict) -> None:
+    """The reference KSampler output: steps + 1 values; with full steps we run exactly those
+    whenever the schedule is steps + 1 long (otherwise the WebUI's slice by index differs)."""
     name = COMFY_NAMES.get(case["schedule"], case["schedule"])
     expected = torch.tensor(case["output"], dtype=torch.float64)
-    args = (name, case["steps"], case["params"]["denoise"])
+    steps, denoise = case["steps"], case["params"]["denoise"]
+    assert expected.numel() == steps + 1  # KSampler runs the slider's steps
+    assert expected[-1].item() == 0.0
+    assert bool((expected[1:] < expected[:-1]).all())
+    try:
+        ours = img2img_sigmas(name, steps, denoise, True, table("comfyui")).double()
+    except ValueError:
+        ours = None  # too short for the WebUI slice (ComfyUI Beta at low denoise)
     if name in SAME_LENGTH:
-        ours = img2img_sigmas(*args, True, table("comfyui")).double()
+        assert ours is not None
         assert ours.numel() == expected.numel()
         assert torch.allclose(ours, expected, rtol=1e-5, atol=0)
+        return
+    # ddim_uniform / beta_comfyui: the schedule for `total` steps can have more (DDIM) or fewer
+    # (Beta drops repeats) than total + 1 values. ComfyUI runs its last steps + 1 values; the
+    # WebUI slices from index total - t_enc - 1, which gives the same values only when the
+    # length is total + 1.
+    total, t_enc = img2img_steps(steps, denoise, True)
+    whole = get_sigmas(name, total, table("comfyui")).double()
+    assert torch.allclose(whole[-(steps + 1) :], expected, rtol=1e-5, atol=0)
+    by_index = whole[total - t_enc - 1 :]
+    same = by_index.numel() == expected.numel() and torch.allclose(by_index, expected, rtol=1e-5)
+    assert same == (whole.numel() == total + 1)
+    if ours is not None:  # whatever we run with full steps, it is the slider's steps
+        assert ours.numel() == steps + 1
+        assert ours[-1].item() == 0.0
+
+
+def test_ksampler_golden_cases_include_both_outcomes() -> None:
+    """The cases above see the WebUI slice both agree and disagree with ComfyUI's."""
+    outcomes = set()
+    for case in golden.cases("sigmas.json", implementation="comfyui_ksampler_denoise"):
+        name = COMFY_NAMES.get(case["schedule"], case["schedule"])
+        if name not in SAME_LENGTH:
+            total, _ = img2img_steps(case["steps"], case["params"]["denoise"], True)
+            outcomes.add(get_sigmas(name, total, table("comfyui")).numel() == total + 1)
+    assert outcomes == {True, False}
+
+
+def _img2img_cases() -> list:
+    return [
+        pytest.param(c, id=c["id"])
+        for c in golden.cases("sigmas.json", implementation="a1111_img2img")
+        + golden.cases("sigmas.json", implementation="feynlee-latent-upscale_img2img")
+    ]
+
+
+@pytest.mark.parametrize("case", _img2img_cases())
+def test_step_counts_against_the_webui_golden(case: dict) -> None:
+    """The WebUI's own step arithmetic, as recorded with each reference slice."""
+    p = case["params"]
+    total, t_enc = img2img_steps(case["steps"], p["denoise"], p["img2img_fix_steps"])
+    assert (total, t_enc) == (case["total_steps"], case["t_enc"])
+    assert total - t_enc - 1 == case["start_index"]
+    # the reference ran t_enc + 1 steps: t_enc + 2 sigmas ending at 0, except where the
+    # schedule itself is longer than total + 1 (DDIM) or has no final 0 (A1111 KL Optimal)
+    if case["schedule"] not in ("DDIM", "ddim_uniform"):
+        assert len(case["output"]) == t_enc + 2
     else:
-        # ddim_uniform / beta_comfyui: their length is steps + 1 only for some step counts;
-        # otherwise the WebUI's slice by index and ComfyUI's "last steps + 1 values" differ.
-        # ksampler_sigmas keeps ComfyUI's rule.
-        ours = ksampler_sigmas(*args, table("comfyui")).double()
-        assert torch.allclose(ours, expected, rtol=1e-5, atol=0)
-        total, _ = img2img_steps(case["steps"], case["params"]["denoise"], True)
-        same_length = get_sigmas(name, total, table("comfyui")).numel() == total + 1
-        try:
-            webui = img2img_sigmas(*args, True, table("comfyui")).double()
-        except ValueError:
-            assert not same_length  # too short for the WebUI slice (ComfyUI Beta, low denoise)
-            return
-        agree = webui.numel() == expected.numel() and torch.equal(webui, expected)
-        assert agree == same_length
-
-
-def test_ksampler_discard_penultimate() -> None:
-    comfy = table("comfyui")
-    plain = get_sigmas("karras", 11, comfy)
-    ours = ksampler_sigmas("karras", 10, 1.0, comfy, discard_penultimate=True)
-    assert ours.numel() == 11
-    assert torch.equal(ours[:-1], plain[:-2])
-    assert ours[-1].item() == 0.0
+        assert len(case["output"]) >= t_enc + 2
+    assert (case["output"][-1] == 0) == (case["schedule"] != "KL Optimal")
+    if p["img2img_fix_steps"]:
+        assert t_enc + 1 == case["steps"]
