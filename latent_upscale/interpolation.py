@@ -7,6 +7,7 @@ in display order.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import numbers
@@ -488,12 +489,36 @@ def _check_latent(latent: object) -> torch.Tensor:
     return latent
 
 
+def _autocast_off(device_type: str) -> contextlib.AbstractContextManager:
+    """A context that turns autocast off for ``device_type`` where it is on, else a no-op.
+
+    The WebUI runs its img2img and hires code inside torch.autocast; there matmul (lanczos)
+    would run in float16/bfloat16 and interpolate may change the dtype.
+    """
+    try:
+        on = torch.is_autocast_enabled(device_type)
+    except (TypeError, RuntimeError, ValueError):  # torch < 2.4: no argument; unknown types
+        if device_type == "cuda":
+            on = torch.is_autocast_enabled()
+        elif device_type == "cpu":
+            on = torch.is_autocast_cpu_enabled()
+        else:  # mps and others had no autocast before torch 2.4
+            on = False
+    if not on:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device_type, enabled=False)
+
+
 def upscale(latent: torch.Tensor, size: Sequence[int], method: str) -> torch.Tensor:
     """Resize a [B, C, H, W] latent to ``size`` = (height, width) with ``method`` (see METHODS).
 
     Any channel count; larger or smaller sizes. The result has the input's dtype and device.
     Resizing to the input's own size returns a copy (never the input itself), so callers may
     modify the result in place. Raises ValueError for an unknown method or a bad input.
+
+    The result does not depend on torch.autocast: every method runs with autocast turned off
+    for the latent's device (torch modes in the latent's dtype, bislerp and lanczos in float32,
+    or float64 for float64 input).
     """
     spec = METHODS.get(method) if isinstance(method, str) else None
     if spec is None:
@@ -504,4 +529,5 @@ def upscale(latent: torch.Tensor, size: Sequence[int], method: str) -> torch.Ten
         return x.clone()
     if x.numel() == 0:
         return x.new_empty((*x.shape[:2], *hw))
-    return spec.kernel(x, hw)
+    with _autocast_off(x.device.type):
+        return spec.kernel(x, hw)
