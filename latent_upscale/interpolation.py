@@ -11,6 +11,7 @@ import contextlib
 import functools
 import math
 import numbers
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -68,24 +69,23 @@ def _torch_kernel(mode: str, antialias: bool) -> Kernel:
             return _interpolate(x.float(), size, mode, antialias).to(x.dtype)
         try:
             return F.interpolate(x, size=size, mode=mode, align_corners=align, antialias=antialias)
-        except (RuntimeError, NotImplementedError):
-            return _fallback(x, size, mode, antialias)
+        except RuntimeError as error:  # NotImplementedError and OutOfMemoryError are ones too
+            if x.dtype not in _HALF_DTYPES or not _lacks_half_kernel(error):
+                raise
+        return _interpolate(x.float(), size, mode, antialias).to(x.dtype)
 
     return resize
 
 
-def _fallback(x: torch.Tensor, size: tuple[int, int], mode: str, antialias: bool) -> torch.Tensor:
-    """Retry a kernel the device lacks: in float32 on the same device, else on the CPU."""
-    if x.dtype in _HALF_DTYPES:
-        try:
-            return _interpolate(x.float(), size, mode, antialias).to(x.dtype)
-        except (RuntimeError, NotImplementedError):
-            if x.device.type == "cpu":
-                raise
-    elif x.device.type == "cpu":
-        raise
-    wide = torch.float64 if x.dtype == torch.float64 else torch.float32
-    return _interpolate(x.to("cpu", wide), size, mode, antialias).to(x.device, x.dtype)
+# torch's dispatch error for a kernel without a float16/bfloat16 version, e.g.
+# '"compute_index_ranges_weights" not implemented for 'Half''
+_HALF_KERNEL_MISSING = re.compile(r"\bnot implemented for '(Half|BFloat16)'")
+
+
+def _lacks_half_kernel(error: BaseException) -> bool:
+    """Whether ``error`` says a kernel lacks a float16/bfloat16 version (nothing else is retried:
+    out-of-memory and every other error reach the caller unchanged)."""
+    return isinstance(error, RuntimeError) and bool(_HALF_KERNEL_MISSING.search(str(error)))
 
 
 # --- bislerp (ComfyUI comfy/utils.py) ------------------------------------------------------

@@ -74,3 +74,88 @@ def test_cuda_autocast_changes_nothing(method, dtype):
         inside = upscale(x, (48, 40), method)
     assert inside.dtype == dtype
     assert torch.equal(inside, outside)
+
+
+# --- kernels that fail -------------------------------------------------------------------------
+
+TORCH_METHODS = [name for name, m in METHODS.items() if m.mode is not None]
+OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", None)  # torch >= 2.1
+
+
+def out_of_memory() -> RuntimeError:
+    """What an allocation failure raises (torch < 2.1: a RuntimeError with CUDA's text)."""
+    text = "CUDA out of memory. Tried to allocate 2.00 GiB"
+    return OUT_OF_MEMORY(text) if OUT_OF_MEMORY else RuntimeError(text)
+
+
+class FailingInterpolate:
+    """Stands in for F.interpolate: raises ``error`` for the dtypes in ``fail``, else runs it."""
+
+    def __init__(self, error: BaseException, fail=DTYPES):
+        self.error, self.fail = error, fail
+        self.calls: list[torch.dtype] = []
+        self.real = torch.nn.functional.interpolate
+
+    def __call__(self, x, *args, **kwargs):
+        self.calls.append(x.dtype)
+        if x.dtype in self.fail:
+            raise self.error
+        return self.real(x, *args, **kwargs)
+
+
+@pytest.mark.parametrize("method", TORCH_METHODS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize(
+    "error",
+    [
+        out_of_memory(),
+        RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB"),
+        RuntimeError("CUDA error: an illegal memory access was encountered"),
+        NotImplementedError("\"upsample_bilinear2d_out_frame\" not implemented for 'Float'"),
+        NotImplementedError(
+            "The operator 'aten::_upsample_bicubic2d_aa.out' is not currently implemented for"
+            " the MPS device."
+        ),
+    ],
+    ids=["OutOfMemoryError", "oom-text", "cuda-error", "float-kernel", "mps-missing-op"],
+)
+def test_other_kernel_errors_reach_the_caller_unchanged(monkeypatch, method, dtype, error):
+    """Only a missing half kernel is retried; an out-of-memory error (a RuntimeError) is not
+    hidden behind a float32 retry or a silent move to the CPU."""
+    fake = FailingInterpolate(error)
+    monkeypatch.setattr(torch.nn.functional, "interpolate", fake)
+    with pytest.raises(type(error)) as caught:
+        upscale(randn((1, 4, 5, 6), dtype=dtype), (9, 4), method)
+    assert caught.value is error
+    assert len(fake.calls) == 1
+
+
+@pytest.mark.parametrize("method", TORCH_METHODS)
+@pytest.mark.parametrize("half", [torch.float16, torch.bfloat16], ids=str)
+def test_missing_half_kernel_runs_in_float32(monkeypatch, method, half):
+    """'... not implemented for 'Half'' (or 'BFloat16'): the same call in float32, cast back."""
+    name = {torch.float16: "Half", torch.bfloat16: "BFloat16"}[half]
+    x = randn((2, 4, 5, 6), seed=4, dtype=half)
+    expected = upscale(x.float(), (9, 4), method).to(half)
+    error = NotImplementedError(f"\"upsample_kernel\" not implemented for '{name}'")
+    fake = FailingInterpolate(error, fail=(half,))
+    monkeypatch.setattr(torch.nn.functional, "interpolate", fake)
+    out = upscale(x, (9, 4), method)
+    assert out.dtype == half
+    assert torch.equal(out, expected)
+    assert fake.calls[-1] == torch.float32
+
+
+def test_missing_half_kernel_then_float32_failure_is_raised(monkeypatch):
+    """The float32 retry runs once on the same device; if it fails too, that error is raised."""
+    oom = out_of_memory()
+
+    def fake(x, *args, **kwargs):
+        if x.dtype == torch.float16:
+            raise NotImplementedError("\"upsample_nearest2d\" not implemented for 'Half'")
+        raise oom
+
+    monkeypatch.setattr(torch.nn.functional, "interpolate", fake)
+    with pytest.raises(type(oom)) as caught:
+        upscale(randn((1, 4, 5, 6), dtype=torch.float16), (9, 4), "nearest")
+    assert caught.value is oom
