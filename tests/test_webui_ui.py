@@ -36,9 +36,13 @@ def test_controls_build_with_valid_explicit_values(host):
     assert isinstance(full_steps, gr.Checkbox)
     assert method.value in _choice_values(method)
     assert scheduler.value in _choice_values(scheduler)
+    # every method and schedule once (README: 9 methods, 16 schedules), in the package's order
     assert _choice_values(method) == [m.label for m in METHODS.values()]
     assert _choice_values(scheduler) == [s.label for s in SCHEDULES.values()]
-    assert full_steps.value is True
+    assert len(set(_choice_values(method))) == 9
+    assert len(set(_choice_values(scheduler))) == 16
+    # the documented defaults (README "Options"): nearest-exact, simple, full steps on
+    assert (method.value, scheduler.value, full_steps.value) == ("Nearest (exact)", "Simple", True)
     assert [c.value for c in controls] == [c.value for c in again]
     assert options.parse_args([c.value for c in controls]) == options.Settings()
     assert all(c.elem_id and c.elem_id.startswith("script_") for c in controls)
@@ -48,12 +52,21 @@ def test_controls_build_with_valid_explicit_values(host):
 
 def test_infotext_fields_fit_the_components(host):
     with gr.Blocks():
-        host.script.ui(True)
+        controls = host.script.ui(True)
     fields = host.script.infotext_fields
-    assert [f[0] for f in fields] == [c for c, _ in fields]
-    params = options.infotext_params(options.Settings("bislerp", "karras", False))
+    # the paste targets are the very controls this UI build returned, in their order
+    assert len(fields) == len(controls) == 3
+    pairs = zip(fields, controls, strict=True)
+    assert all(component is control for (component, _), control in pairs)
+    # a pasted infotext as an image carries it (the keys README's infotext table lists)
+    params = {
+        "Latent upscale method": "bislerp",
+        "Latent upscale scheduler": "karras",
+        "Latent upscale full steps": "False",
+    }
     values = [key(params) for _, key in fields]
     assert values == ["Bislerp", "Karras", False]
+    assert [key({}) for _, key in fields] == [None, None, None]  # absent keys leave controls
     for (component, _), value in zip(fields, values, strict=True):
         if isinstance(component, gr.Dropdown):
             assert value in _choice_values(component)
