@@ -106,14 +106,42 @@ def test_as_table_moves_to_cpu_and_keeps_dtype() -> None:
     assert as_table([0.1, 0.2, 0.3]).tolist() == pytest.approx([0.1, 0.2, 0.3])
 
 
-def test_integer_timestep_is_exp_of_log() -> None:
+def _reference_table(key: str) -> torch.Tensor:
+    """A table exactly as the reference run computed it (independent of this build's rounding)."""
+    return torch.tensor(golden.load("sigmas.json")["meta"]["tables"][key]["sigmas"]).float()
+
+
+def test_timestep_mapping_is_bit_exact_with_k_diffusion() -> None:
+    # k-diffusion DiscreteSchedule on the A1111 float32 table: our mapping on the same table
+    # gives the same float32 numbers, bit for bit
+    table = _reference_table("a1111_f32")
+    (case,) = golden.cases("sigmas.json", schedule="DiscreteSchedule.t_to_sigma")
+    assert t_to_sigma(case["params"]["t_in"], table).tolist() == case["output"]
+    for quantize in (False, True):
+        (case,) = golden.cases(
+            "sigmas.json", schedule=f"DiscreteSchedule.sigma_to_t[quantize={quantize}]"
+        )
+        sigma = torch.tensor(case["params"]["sigma_in"])
+        assert sigma_to_t(sigma, table, quantize=quantize).float().tolist() == case["output"]
+
+
+def test_comfyui_timestep_mapping_matches_model_sampling() -> None:
+    table = _reference_table("comfy_f32")
+    (case,) = golden.cases("sigmas.json", schedule="ModelSamplingDiscrete.sigma")
+    ours = t_to_sigma(case["params"]["t_in"], table, clamp=True).tolist()
+    assert ours == pytest.approx(case["output"], rel=2.4e-7)  # ComfyUI: within one float32 ulp
+    (case,) = golden.cases("sigmas.json", schedule="ModelSamplingDiscrete.timestep")
+    sigma = torch.tensor(case["params"]["sigma_in"])
+    assert sigma_to_t(sigma, table, quantize=True).tolist() == case["output"]
+
+
+def test_integer_timesteps_land_on_the_table() -> None:
     table = discrete_sigmas("a1111")
-    t = torch.arange(1000)
-    ours = t_to_sigma(t, table)
-    assert torch.equal(ours, table.log().exp())
+    ours = t_to_sigma(torch.arange(1000), table)
     # the doc's example: t = 999 gives 14.614643096923828, one float32 ulp above the entry
-    assert ours[999].item() == 14.614643096923828
-    assert torch.allclose(ours, table, rtol=2e-7, atol=0)
+    # (the log-linear mapping goes through exp(log(sigma)))
+    assert t_to_sigma(999, _reference_table("a1111_f32")).item() == 14.614643096923828
+    assert torch.allclose(ours, table, rtol=2e-7, atol=0)  # exp(log) costs a float32 ulp or two
 
 
 def test_out_of_range_timesteps() -> None:
@@ -122,8 +150,9 @@ def test_out_of_range_timesteps() -> None:
         t_to_sigma(1000.0, table)
     with pytest.raises(ValueError, match="out of range"):
         t_to_sigma(-0.5, table)
+    # ComfyUI clamps t to [0, 999]: the ends of the table (within one float32 ulp)
     clamped = t_to_sigma([-3.0, 1200.0], table, clamp=True)
-    assert clamped.tolist() == t_to_sigma([0.0, 999.0], table).tolist()
+    assert clamped.tolist() == pytest.approx([table[0].item(), table[-1].item()], rel=2.4e-7)
 
 
 def test_sigma_to_t_clamps_outside_the_table() -> None:
