@@ -15,11 +15,11 @@ from latent_upscale.schedules import (
     SCHEDULES,
     Schedule,
     automatic_choice,
-    drop_penultimate,
     get_sigmas,
     resolve_schedule,
 )
 from latent_upscale.tables import discrete_sigmas
+from tests import golden
 
 DISPLAY_ORDER = [
     "automatic",
@@ -45,12 +45,55 @@ AYS_TOP = 14.615  # the largest value in either AYS table
 
 
 def expected_len(name: str, n: int, table_len: int) -> int | None:
-    """Length each reference returns (None: only bounded, see the test)."""
+    """Length each reference returns (None: only bounded, see the test).
+
+    DDIM takes every s-th table entry from index 1 (s = table_len // n, at least 1): the count
+    of 1, 1 + s, ... below table_len is ceil((table_len - 1) / s), plus the final 0. Checked
+    against the reference lengths in test_expected_len_matches_the_references.
+    """
     if name == "ddim_uniform":
-        return len(range(1, table_len, max(table_len // n, 1))) + 1
+        return -(-(table_len - 1) // max(table_len // n, 1)) + 1
     if name == "beta_comfyui":
         return None  # repeated timesteps are dropped: 2 <= len <= n + 1
     return n + 1
+
+
+# reference groups whose lengths expected_len must reproduce -> our schedule name
+REFERENCE_NAMES = {
+    ("a1111", "uniform"): "uniform",
+    ("a1111", "karras"): "karras",
+    ("a1111", "exponential"): "exponential",
+    ("a1111", "polyexponential"): "polyexponential",
+    ("a1111", "sgm_uniform"): "sgm_uniform",
+    ("a1111", "kl_optimal"): "kl_optimal",
+    ("a1111", "align_your_steps"): "align_your_steps",
+    ("a1111", "simple"): "simple",
+    ("a1111", "normal"): "normal",
+    ("a1111", "ddim"): "ddim_uniform",
+    ("a1111", "beta"): "beta",
+    ("a1111_edge", "DDIM"): "ddim_uniform",
+    ("a1111_edge", "Simple"): "simple",
+    ("a1111_edge", "Uniform"): "uniform",
+    ("comfyui", "ddim_uniform"): "ddim_uniform",
+    ("comfyui", "beta"): "beta_comfyui",
+    ("comfyui", "kl_optimal"): "kl_optimal_comfyui",
+    ("comfyui", "linear_quadratic"): "linear_quadratic",
+    ("comfyui_edge", "ddim_uniform"): "ddim_uniform",
+    ("comfyui_edge", "beta"): "beta_comfyui",
+    ("comfyui_edge", "simple"): "simple",
+    ("comfyui_edge", "normal"): "normal",
+}
+
+
+@pytest.mark.parametrize(("group", "name"), list(REFERENCE_NAMES.items()))
+def test_expected_len_matches_the_references(group: tuple[str, str], name: str) -> None:
+    implementation, schedule = group
+    for case in golden.cases("sigmas.json", implementation=implementation, schedule=schedule):
+        want = expected_len(name, case["steps"], 1000)
+        if want is None:
+            assert 2 <= case["len"] <= case["steps"] + 1
+        else:
+            assert case["len"] == want, case["id"]
 
 
 def check_schedule(name: str, n: int, table: torch.Tensor) -> torch.Tensor:
@@ -114,7 +157,20 @@ def test_schedule_properties_at_edge_step_counts(name: str, n: int, sd_table: to
 def test_schedule_properties_on_other_tables(name: str, n: int, length: int, top: float) -> None:
     # Forge flow models hand over tables in (0, 1]; others have other lengths and ranges
     table = torch.linspace(1 / length, 1.0, length) * top
+    if table[-1].item() <= 1.001 and SCHEDULES[name].sd_only:
+        # SD-only schedules (fixed SD tables, SD timestep mapping) refuse flow-model sigmas
+        with pytest.raises(ValueError, match="SD-style models only"):
+            get_sigmas(name, n, table)
+        return
     check_schedule(name, n, table)
+
+
+@pytest.mark.parametrize("name", ["normal", "sgm_uniform", "uniform", "align_your_steps"])
+def test_sd_only_schedules_refuse_a_flow_table(name: str) -> None:
+    flow = torch.linspace(0.001, 1.0, 1000)  # SD3 / Flux style: every sigma in (0, 1]
+    with pytest.raises(ValueError, match="SD-style models only"):
+        get_sigmas(name, 10, flow)
+    check_schedule("simple", 10, flow)  # the table-driven ones still work
 
 
 @pytest.mark.parametrize(
@@ -190,7 +246,9 @@ def test_automatic_follows_the_sampler(
     assert automatic_choice(sampler) == (name, discard)
     ours = get_sigmas("automatic", 12, sd_table, sampler=sampler)
     if discard:
-        expected = drop_penultimate(get_sigmas(name, 13, sd_table))
+        # the WebUI asks for one step more and removes the next-to-last sigma
+        longer = get_sigmas(name, 13, sd_table)
+        expected = torch.cat([longer[:-2], longer[-1:]])
     else:
         expected = get_sigmas(name, 12, sd_table)
     assert torch.equal(ours, expected)
@@ -206,7 +264,8 @@ def test_zero_snr_tables_follow_comfyui() -> None:
     assert normal.numel() == 11
     assert 0 < normal[-1].item() < 1e-5
     ddim = get_sigmas("ddim_uniform", 10, table)
-    assert ddim.numel() == len(range(1, 1000, 1000 // 11))
+    # one step more: stride 1000 // 11 = 90, entries 1, 91, ..., 991 (12), no zero appended
+    assert ddim.numel() == 12
     assert 0 < ddim[-1].item() < 1e-5
     # sgm_uniform has no such branch: n points then 0
     assert get_sigmas("sgm_uniform", 10, table)[-1].item() == 0.0
