@@ -349,3 +349,13 @@ def test_drop_penultimate_matches_a1111_dpm2_group() -> None:
     for case in golden.cases(FILE, implementation="a1111", schedule="automatic[DPM2]"):
         full = get_sigmas("karras", case["steps"] + 1, a1111())
         assert_matches(drop_penultimate(full), case)
+
+
+def test_a_filter_that_selects_nothing_fails() -> None:
+    """golden.cases() and golden.require() never let an empty selection pass vacuously."""
+    with pytest.raises(LookupError, match="no reference case"):
+        golden.cases(FILE, implementation="a1111", schedule="no such schedule")
+    with pytest.raises(LookupError, match="no reference case"):
+        golden.cases(FILE, no_such_field="a1111")
+    with pytest.raises(LookupError, match="no reference case"):
+        _params(implementation="forge", schedule="turbo")  # present, but not reproduced here
