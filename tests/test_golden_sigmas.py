@@ -63,11 +63,14 @@ def _a1111(case: dict) -> Tensor:
 
 
 def _a1111_img2img(case: dict) -> Tensor:
+    """The WebUI's img2img on our schedule: the schedule for ``total`` steps sliced from index
+    ``total - t_enc - 1`` (the host's own rule, restated here)."""
     p = case["params"]
     full = p["img2img_fix_steps"]
-    assert img2img_steps(case["steps"], p["denoise"], full) == (case["total_steps"], case["t_enc"])
+    total, t_enc = img2img_steps(case["steps"], p["denoise"], full)
+    assert (total, t_enc) == (case["total_steps"], case["t_enc"])
     kwargs = {"sampler": p["sampler"]} if case["schedule"] == "Automatic" else {}
-    return img2img_sigmas(case["schedule"], case["steps"], p["denoise"], full, a1111(), **kwargs)
+    return get_sigmas(case["schedule"], total, a1111(), **kwargs)[total - t_enc - 1 :]
 
 
 def _comfyui(case: dict) -> Tensor:
@@ -359,3 +362,21 @@ def test_a_filter_that_selects_nothing_fails() -> None:
         golden.cases(FILE, no_such_field="a1111")
     with pytest.raises(LookupError, match="no reference case"):
         _params(implementation="forge", schedule="turbo")  # present, but not reproduced here
+
+
+@pytest.mark.parametrize("case", _params(implementation="a1111_img2img"))
+def test_latent_upscale_img2img_runs_the_webui_slice(case: dict) -> None:
+    """What Latent Upscale runs (img2img_sigmas) is the WebUI's slice of the same schedule,
+    except where that slice is not the slider's steps: with full steps a DDIM schedule longer
+    than total + 1 keeps only its last steps + 1 values (as ComfyUI's KSampler does)."""
+    p = case["params"]
+    kwargs = {"sampler": p["sampler"]} if case["schedule"] == "Automatic" else {}
+    full = p["img2img_fix_steps"]
+    ours = img2img_sigmas(case["schedule"], case["steps"], p["denoise"], full, a1111(), **kwargs)
+    webui = golden.values(case["output"])
+    if full and len(webui) > case["steps"] + 1:
+        assert case["schedule"] == "DDIM"
+        tail = {k: v for k, v in case.items() if k != "len"}
+        assert_matches(ours, {**tail, "output": case["output"][-(case["steps"] + 1) :]})
+    else:
+        assert_matches(ours, case)
