@@ -6,7 +6,7 @@ the host adapter, which the extension's script loads inside a WebUI.
 
 from latent_upscale.interpolation import METHODS, Method, upscale
 from latent_upscale.schedules import SCHEDULES, Schedule, get_sigmas
-from latent_upscale.steps import img2img_sigmas, img2img_steps
+from latent_upscale.steps import img2img_sigmas, img2img_steps, plan_img2img
 from latent_upscale.tables import discrete_sigmas
 
 __version__ = "0.1.0"
@@ -21,5 +21,6 @@ __all__ = [
     "get_sigmas",
     "img2img_sigmas",
     "img2img_steps",
+    "plan_img2img",
     "upscale",
 ]

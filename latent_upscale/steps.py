@@ -87,9 +87,9 @@ def check_schedule_length(steps: int, denoise: float, full_steps: bool) -> tuple
     denoise = _check_denoise(denoise)
     full = runs_full_steps(full_steps, denoise)
     total, t_enc = img2img_steps(steps, denoise, full)
-    if total + 1 > MAX_SCHEDULE_LENGTH:  # +1: samplers that discard the penultimate sigma
+    if total > MAX_SCHEDULE_LENGTH:
         if full:
-            lowest = steps / (MAX_SCHEDULE_LENGTH - 1)
+            lowest = steps / MAX_SCHEDULE_LENGTH
             hint = (
                 f"full steps at denoise {denoise:g} asks for a {total}-step schedule "
                 f"({steps} / {denoise:g}); raise denoise to at least {lowest:.4g} or turn full "
@@ -98,7 +98,7 @@ def check_schedule_length(steps: int, denoise: float, full_steps: bool) -> tuple
         else:
             hint = f"{steps} steps ask for a {total}-step schedule; lower the steps"
         raise ValueError(
-            f"Latent Upscale: {hint} (the limit is {MAX_SCHEDULE_LENGTH - 1} schedule steps)."
+            f"Latent Upscale: {hint} (the limit is {MAX_SCHEDULE_LENGTH} schedule steps)."
         )
     return total, t_enc
 

@@ -34,11 +34,21 @@ def scaled_linear_alphas_cumprod() -> torch.Tensor:
     return torch.cumprod(1 - betas, dim=0)
 
 
+def flow_sigmas(shift: float, count: int = 1000) -> torch.Tensor:
+    """A flow-matching model's ascending sigma table (SD3 / Flux style): for the times
+    t = 1/count ... 1 the shifted time shift * t / (1 + (shift - 1) * t), so sigma_max = 1."""
+    t = torch.arange(1, count + 1, dtype=torch.float64) / count
+    return (shift * t / (1 + (shift - 1) * t)).float()
+
+
 class Predictor:
     """Forge's model predictor: the sigma table in float64 then float32 (ComfyUI precision)."""
 
-    def __init__(self, alphas_cumprod: torch.Tensor) -> None:
-        self.sigmas = (((1 - alphas_cumprod) / alphas_cumprod) ** 0.5).float()
+    def __init__(self, alphas_cumprod: torch.Tensor, flow_shift: float | None = None) -> None:
+        if flow_shift is not None:
+            self.sigmas = flow_sigmas(flow_shift)
+        else:
+            self.sigmas = (((1 - alphas_cumprod) / alphas_cumprod) ** 0.5).float()
 
     @property
     def sigma_min(self) -> torch.Tensor:
@@ -58,28 +68,34 @@ class StubModel:
         is_sdxl: bool = False,
         parameterization: str = "eps",
         table_power: float = 1.0,
+        flow_shift: float | None = None,
     ) -> None:
         ac = scaled_linear_alphas_cumprod() ** table_power  # another power: another sigma table
         self.alphas_cumprod = ac.float().to(shared.device)
+        if flow_shift is not None:  # SD3 / Flux: the model's own denoiser holds a flow table
+            self.flow_sigmas = flow_sigmas(flow_shift).to(shared.device)
         self.is_sdxl = is_sdxl
         self.parameterization = parameterization
         self.channels = channels
         if HOST.mask_channels_from_latent:  # 1.10+: the model says how many latent channels
             self.latent_channels = channels
         if HOST.forge:
-            predictor = Predictor(ac.to(shared.device))
+            predictor = Predictor(ac.to(shared.device), flow_shift)
             unet = types.SimpleNamespace(model=types.SimpleNamespace(predictor=predictor))
             vae = types.SimpleNamespace(latent_channels=channels)
             self.forge_objects = types.SimpleNamespace(unet=unet, vae=vae)
         self.mix = torch.linspace(-1, 1, channels * 3).reshape(channels, 3).to(shared.device)
 
     def encode(self, image: torch.Tensor) -> torch.Tensor:
-        pooled = torch.nn.functional.avg_pool2d(image.to(self.mix.device).float(), 8)
-        return torch.einsum("bkhw,ck->bchw", pooled, self.mix)
+        """A full-precision VAE: float32 whatever autocast is on (like ``--no-half-vae``)."""
+        with torch.autocast(device_type=self.mix.device.type, enabled=False):
+            pooled = torch.nn.functional.avg_pool2d(image.to(self.mix.device).float(), 8)
+            return torch.einsum("bkhw,ck->bchw", pooled, self.mix)
 
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         """A [B, 3, 8h, 8w] image in [0, 1] from the latent (not an inverse of encode)."""
-        image = torch.einsum("bchw,ck->bkhw", latent.float(), self.mix).sigmoid()
+        with torch.autocast(device_type=self.mix.device.type, enabled=False):
+            image = torch.einsum("bchw,ck->bkhw", latent.float(), self.mix).sigmoid()
         return image.repeat_interleave(8, dim=2).repeat_interleave(8, dim=3)
 
 
@@ -332,12 +348,16 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
     images: list[Any] = []
     infotexts: list[str] = []
     with torch.no_grad():
-        p.init(p.all_prompts, p.all_seeds, p.all_subseeds)
+        with devices.autocast():  # as the hosts do: init (encode, resize) under autocast
+            p.init(p.all_prompts, p.all_seeds, p.all_subseeds)
         for n in range(p.n_iter):
             if shared.state.interrupted:
                 break
             p.seeds = p.all_seeds[n * p.batch_size : (n + 1) * p.batch_size]
-            samples = p.sample(None, None, seeds=p.seeds)
+            with devices.autocast():
+                samples = p.sample(None, None, seeds=p.seeds)
+            if shared.state.on_postprocess is not None:
+                shared.state.on_postprocess(p)
             for sample in samples:
                 images.append(sample)
                 infotexts.append(create_infotext(p))

@@ -90,6 +90,8 @@ class ForgeScheduleLinker(DiscreteTable):
 def make_model_wrap(sd_model: Any) -> Any:
     if HOST.forge:
         return ForgeScheduleLinker(sd_model.forge_objects.unet.model.predictor)
+    if hasattr(sd_model, "flow_sigmas"):  # A1111 1.10's SD3: the model makes its own denoiser
+        return DiscreteTable(sd_model.flow_sigmas)
     if getattr(sd_model, "parameterization", "eps") == "v":
         return CompVisVDenoiser(sd_model, quantize=shared.opts.enable_quantization)
     return CompVisDenoiser(sd_model, quantize=shared.opts.enable_quantization)

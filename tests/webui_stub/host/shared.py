@@ -59,6 +59,8 @@ class State:
         self.skipped = False
         self.stopping_generation = False
         self.on_step = None  # test hook: called (p, step) by the sampling loop
+        self.on_postprocess = None  # test hook: called (p,) after each sample, as ADetailer's
+        # postprocess_image runs between a job's sampling and its infotext
 
     def interrupt(self) -> None:
         self.interrupted = True
