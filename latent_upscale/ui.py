@@ -18,9 +18,10 @@ from latent_upscale.schedules import SCHEDULES
 __all__ = ["Controls", "build", "infotext_fields"]
 
 METHOD_INFO = (
-    "How 'Just resize (latent upscale)' resizes the latent. nearest-exact keeps the most detail "
-    "at low denoise (0.3-0.5); bislerp and lanczos keep texture; bilinear/bicubic (the WebUI's "
-    "own is bilinear) are smoother and want denoise 0.5 or more."
+    "How 'Just resize (latent upscale)' resizes the latent. nearest-exact (the default) keeps the "
+    "most detail but leaves blocks for the sampler to repaint: use denoise 0.5 or more; bislerp "
+    "and lanczos keep texture without blocks; bilinear/bicubic (the WebUI's own is bilinear) "
+    "are smoother."
 )
 SCHEDULER_INFO = (
     "The noise schedule the sampler runs. Simple or Normal are safe all-round; Karras or "

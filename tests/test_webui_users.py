@@ -285,3 +285,34 @@ def test_the_largest_accepted_job_runs(host):
     p = host.img2img(SIZE, steps=150, denoising_strength=0.015)
     ran = host.webui.run_job(p, settings(host, "area", "simple")).sampler_runs[0]
     assert ran["sigmas"].numel() == 151
+
+
+# ---------------------------------------------------------------------------------------------
+# Same label, other schedule: reForge's "Beta" is ComfyUI's, its "Align Your Steps" differs
+
+
+@pytest.mark.parametrize(
+    ("name", "label"), [("beta", "Beta"), ("align_your_steps", "Align Your Steps")]
+)
+def test_on_reforge_our_schedule_runs_not_the_hosts_same_label(monkeypatch, name, label):
+    host = install_host(monkeypatch, "reforge")
+    own = host.processing.process_images(host.img2img(SIZE, steps=8, scheduler=label))
+    p = host.img2img(SIZE, steps=8, scheduler=label)
+    ran = host.webui.run_job(p, settings(host, "area", name, full_steps=False)).sampler_runs[0]
+    want = planned(name, 8, 0.5, False, p.sampler.model_wrap.sigmas)
+    torch.testing.assert_close(ran["sigmas"], want, rtol=2e-6, atol=1e-7)
+    host_sigmas = own.sampler_runs[0]["sigmas"]
+    assert host_sigmas.shape != want.shape or not torch.equal(host_sigmas, want)  # ~1e-4 for AYS
+
+
+def test_the_method_control_and_the_readme_agree_on_nearest_exact():
+    """Both say nearest-exact wants denoise 0.5 or more (its blocks show below)."""
+    import re
+    from pathlib import Path
+
+    from latent_upscale import ui
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `nearest-exact` |"))
+    assert re.search(r"denoise ≳ 0\.5", row)
+    assert re.search(r"nearest-exact[^.]*denoise 0\.5 or more", ui.METHOD_INFO)

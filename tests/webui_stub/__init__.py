@@ -65,6 +65,7 @@ class HostShape:
     infotext_module: str  # "generation_parameters_copypaste" (1.6/1.7) or "infotext_utils"
     copypaste_alias: bool  # 1.8+ keeps the old module name as an alias (Classic does not)
     forge: bool = False  # ForgeScheduleLinker table, forge_objects, before_process_init_images
+    reforge: bool = False  # reForge: "Beta" and "Align Your Steps" mean other schedules
     sigmas_on_cpu: bool = False  # 1.10+ / Forge: get_sigmas returns .cpu()
     mask_channels_from_latent: bool = False  # 1.10+ / Forge tile the mask to C, older to 4
     sys_path_permanent: bool = False  # Forge family keeps extension roots on sys.path
@@ -112,10 +113,24 @@ SHAPES: dict[str, HostShape] = {
             callback_names=True,
             gradio="4.40.0",
         ),
+        HostShape(
+            "reforge",
+            SCHEDULERS_FORGE,
+            "infotext_utils",
+            True,
+            forge=True,
+            reforge=True,
+            sigmas_on_cpu=True,
+            mask_channels_from_latent=True,
+            sys_path_permanent=True,
+            ddim_cfgpp=True,
+            karras_sampler_names=False,
+            callback_names=True,
+        ),
     )
 }
-# the three shapes most tests run on: A1111 1.6-1.8, A1111 1.9-1.10, Forge main
-MAIN_SHAPES = ("a1111-1.7", "a1111-1.9", "a1111-1.10", "forge")
+# the shapes most tests run on: A1111 1.6-1.8, 1.9, 1.10, Forge main, reForge main
+MAIN_SHAPES = ("a1111-1.7", "a1111-1.9", "a1111-1.10", "forge", "reforge")
 
 # stub files in load order (each may import the ones before it)
 _MODULE_FILES = (
