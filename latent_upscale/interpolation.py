@@ -27,10 +27,6 @@ Kernel = Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]
 # ComfyUI's thresholds on the cosine of two neighbouring vectors (comfy/utils.py bislerp).
 _PARALLEL_COS = 1 - 1e-5
 _OPPOSITE_COS = -1 + 1e-5
-# An angle so small that sin(t·a)/sin(a) = t to ~1e-13: slerp weights become lerp weights.
-_LERP_ANGLE = 1e-6
-# A vector shorter than this many machine epsilons times its neighbour counts as zero.
-_NEGLIGIBLE = 64
 # Up to this many distinct ratios per pass, bislerp runs phase by phase on strided views.
 _MAX_PHASES = 8
 _HALF_DTYPES = (torch.float16, torch.bfloat16)
@@ -90,18 +86,20 @@ def _lacks_half_kernel(error: BaseException) -> bool:
 
 # --- bislerp (ComfyUI comfy/utils.py) ------------------------------------------------------
 #
-# Per pass, for output position j with left neighbour k = left[j] and ratio r = ratio[j], the
-# channel vectors b1 = x[k], b2 = x[k + 1] give
+# A pass along one axis turns neighbour pairs (b1, b2) = (x[k], x[k + 1]) of C-channel vectors
+# and a ratio r into
 #     slerp(b1/|b1|, b2/|b2|, r) · ((1 - r)|b1| + r|b2|) = w1·b1 + w2·b2,
-#     w1 = sin((1 - r)a) · q · L,   w2 = sin(r·a) · (q/ρ) · L,   L = 1 + r(ρ - 1),
-# with a the angle between b1 and b2, q = 1/sin(a) and ρ = |b2|/|b1|. What depends on the pair
-# only (a, ρ - 1, q, q/ρ) is computed once per input pair; per output pixel there are two sines
-# and a few multiplies on one scalar per pixel, then one two-tap blend of the C channels.
-# ComfyUI's special cases become pair parameters: linear blending (zero vectors, near-opposite
-# pairs) is a tiny angle with ρ = 1, and "keep b1" (near-parallel pairs) weights (1, 0).
+#     w1 = sin((1 - r)a) · T,   w2 = sin(r·a) · T · λ,   T = (1 + r(|b2|/|b1| - 1)) / sin a,
+# with a the angle between b1 and b2 and λ = |b1|/|b2|. Per pair this needs four numbers (a,
+# 1/sin a, (|b2| - |b1|)/(|b1| sin a), λ); per output pixel two sines and a few multiplies on
+# one scalar per pixel, then one two-tap blend of the C channels. ComfyUI's two special cases
+# get exact weights: near-parallel pairs keep b1 (w1, w2) = (1, 0), near-opposite pairs blend
+# linearly ((1 - r), r). A zero vector's unit vector is 0, as in ComfyUI (so its cosine with
+# any neighbour is 0: a right angle). Norms are floored at ε = sqrt(smallest normal number)
+# (b/ε instead of b/|b| below it), which keeps every weight finite and the result continuous.
 # Regular scales (2x, 4x, ...) run phase by phase on strided views; others gather per pixel.
 
-_P_ANGLE, _P_MOVE, _P_RHO1, _P_Q = 0, 1, 2, 3  # channels of the pair parameters (Q: q, q/ρ)
+_P_ANGLE, _P_INV_SIN, _P_SLOPE, _P_LAMBDA = 0, 1, 2, 3  # channels of the pair maps
 
 
 @functools.lru_cache(maxsize=64)
@@ -122,30 +120,204 @@ def _bislerp_coords(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, 
     return left, right, ratio
 
 
+def _pair_maps(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Per neighbour pair (k, k+1) along ``dim``: [B, 4, ...] maps (angle a, 1/sin a,
+    (|b2| - |b1|)/(|b1| sin a), λ = |b1|/|b2|), and for ComfyUI's special pairs, if there are
+    any, [B, 4, ...] fixed weights (K1, K2, O1, O2): w_i += K_i + r·O_i, the maps being 0 there.
+    """
+    n = x.shape[dim] - 1
+    if x.shape[1] not in (1, 4, 8):
+        x = x.contiguous(memory_format=torch.channels_last)  # row-sum order for the channels
+    norm = _channel_norm(x).clamp_(min=math.sqrt(torch.finfo(x.dtype).tiny))
+    unit = x / norm  # as ComfyUI: normalise, then the dot product
+    cos = (unit.narrow(dim, 0, n) * unit.narrow(dim, 1, n)).sum(1, keepdim=True)
+    del unit
+    n1, n2 = norm.narrow(dim, 0, n), norm.narrow(dim, 1, n)
+    shape = list(cos.shape)
+    shape[1] = 4
+    maps = cos.new_empty(shape)
+    angle, inv_sin, slope, lam = (maps.narrow(1, i, 1) for i in range(4))
+    torch.acos(cos.clamp(-1.0, 1.0), out=angle)
+    torch.reciprocal(torch.sin(angle), out=inv_sin)
+    torch.sub(n2, n1, out=slope).mul_(inv_sin).div_(n1)
+    torch.div(n1, n2, out=lam)
+    # ComfyUI's thresholds, compared in the working dtype as ComfyUI compares them; a NaN cosine
+    # is neither (its pair's outputs become NaN).
+    if not bool((cos.abs() > _PARALLEL_COS).any()):
+        return maps, None
+    parallel, opposite = cos > _PARALLEL_COS, cos < _OPPOSITE_COS
+    special = parallel.logical_or_(opposite)
+    maps.narrow(1, 1, 3).masked_fill_(special, 0.0)  # w = 0 · sin(...) + fixed weights
+    fixed = torch.zeros_like(maps)
+    fixed.narrow(1, 0, 1).masked_fill_(special, 1.0)  # keep b1: (1, 0); lerp: (1 - r, r)
+    fixed.narrow(1, 2, 1).masked_fill_(opposite, -1.0)
+    fixed.narrow(1, 3, 1).masked_fill_(opposite, 1.0)
+    return maps, fixed
+
+
+def _weights(maps: torch.Tensor, fixed: torch.Tensor | None, r: torch.Tensor, t: torch.Tensor):
+    """[B, 2, ...] weights (w1, w2) from pair maps viewed per output pixel; ``r`` the ratios,
+    ``t`` = (1 - r, r) stacked along dim 1, both shaped to broadcast."""
+    scale = torch.addcmul(maps.narrow(1, _P_INV_SIN, 1), maps.narrow(1, _P_SLOPE, 1), r)  # T
+    w = torch.mul(maps.narrow(1, _P_ANGLE, 1), t).sin_()
+    w.narrow(1, 1, 1).mul_(maps.narrow(1, _P_LAMBDA, 1))
+    w.mul_(scale)
+    if fixed is not None:
+        w.add_(fixed.narrow(1, 0, 2)).addcmul_(fixed.narrow(1, 2, 2), r)
+    return w
+
+
 @functools.lru_cache(maxsize=64)
-def _bislerp_plan(
-    n_in: int, n_out: int, dim: int, device: torch.device, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Device copies of the coordinates: left, right, pair index and ratio (shaped for ``dim``)."""
+def _phase_plan(n_in: int, n_out: int):
+    """The output positions as strided groups and copies, or None when that takes too many
+    groups (then the pass gathers instead).
+
+    With g = gcd(n_in, n_out), p = n_out/g and q = n_in/g, position j + p samples pair k + q
+    at the same ratio (exactly, and bit for bit in ComfyUI's float32 ramp when 2p divides
+    2^24, e.g. for 2x and 4x). A group (j0, k0, count, inner, ratios) covers the positions
+    j0 + p·m + i with the pairs k0 + q·m + inner·i, m < count, i < len(ratios): one strided
+    view of the output and one of the input each. Positions of ratio 0 are copies (j, k).
+    """
+    g = math.gcd(n_in, n_out)
+    p, q = n_out // g, n_in // g
+    if p > _MAX_PHASES:
+        return None
+    left, _, ratio = _bislerp_coords(n_in, n_out)
+    left, ratio = left.tolist(), ratio.tolist()
+    runs, copies, last = [], [], {}
+    for j, (k, r) in enumerate(zip(left, ratio, strict=True)):
+        if r == 0.0:
+            copies.append((j, k))
+            continue
+        run = last.get(j % p)
+        if run and k == run[1] + q * run[2] and r == run[3] and j == run[0] + p * run[2]:
+            run[2] += 1
+        else:
+            last[j % p] = run = [j, k, 1, r]
+            runs.append(run)
+    groups: list[list] = []
+    for j0, k0, count, r in sorted(runs):
+        if groups:
+            gj, gk, gcount, inner, ratios = groups[-1]
+            width = len(ratios)
+            step = k0 - gk if width == 1 else inner
+            if count == gcount and j0 == gj + width and k0 == gk + step * width and step >= 0:
+                groups[-1][3] = step
+                ratios.append(r)
+                continue
+        groups.append([j0, k0, count, 0, [r]])
+    if len(groups) > 2 * _MAX_PHASES:
+        return None
+    return p, q, tuple((j, k, c, s, tuple(rs)) for j, k, c, s, rs in groups), tuple(copies)
+
+
+def _lanes(t: torch.Tensor, dim: int, start: int, count: int, step: int, width: int, inner: int):
+    """View of ``t`` with axis ``dim`` replaced by (count, width): entry (m, i) is index
+    start + step·m + inner·i of ``dim``."""
+    size, stride = list(t.shape), list(t.stride())
+    s = stride[dim]
+    size[dim : dim + 1] = [count, width]
+    stride[dim : dim + 1] = [s * step, s * inner]
+    return t.as_strided(size, stride, t.storage_offset() + start * s)
+
+
+def _ratio_shapes(ratios, dim: int, ndim: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """``ratios`` as r and (1 - r, r) tensors on ``device`` that broadcast along axis ``dim``."""
+    r = torch.tensor(ratios, dtype=torch.float64)
+    shape = [1] * ndim
+    shape[dim] = len(ratios)
+    t = torch.stack([1.0 - r, r]).reshape([1, 2, *shape[2:]])
+    return r.reshape(shape).to(device, dtype), t.to(device, dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _phase_tensors(plan, dim: int, device: torch.device, dtype: torch.dtype):
+    """Device tensors for a phase plan: (r, t) per group, and the copies' output and input
+    indices (cached: no host-to-device copy per call)."""
+    _, _, groups, copies = plan
+    ratios = [_ratio_shapes(g[4], dim + 1, 5, device, dtype) for g in groups]
+    if not copies:
+        return ratios, None
+    js, ks = zip(*copies, strict=True)
+    return ratios, (torch.tensor(js, device=device), torch.tensor(ks, device=device))
+
+
+def _pass_phased(x: torch.Tensor, dim: int, size: int, plan, maps, fixed) -> torch.Tensor:
+    """A bislerp pass without gathers: per group, one strided view of pairs and of outputs."""
+    p, q, groups, _ = plan
+    ratios, copy_index = _phase_tensors(plan, dim, x.device, x.dtype)
+    shape = list(x.shape)
+    shape[dim] = size
+    out = x.new_empty(shape)
+    for (j0, k0, count, inner, rs), (r, t) in zip(groups, ratios, strict=True):
+        width = len(rs)
+        w = _weights(
+            _lanes(maps, dim, k0, count, q, width, inner),
+            None if fixed is None else _lanes(fixed, dim, k0, count, q, width, inner),
+            r,
+            t,
+        )
+        dst = _lanes(out, dim, j0, count, p, width, 1)
+        torch.mul(_lanes(x, dim, k0, count, q, width, inner), w.narrow(1, 0, 1), out=dst)
+        dst.addcmul_(_lanes(x, dim, k0 + 1, count, q, width, inner), w.narrow(1, 1, 1))
+    if copy_index is not None:  # ratio 0: the left vector itself
+        out.index_copy_(dim, copy_index[0], x.index_select(dim, copy_index[1]))
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _gather_tensors(n_in: int, n_out: int, dim: int, device: torch.device, dtype: torch.dtype):
+    """Device tensors for a gathered pass: left, right, pair index (the last position pairs
+    with the one before it), r, (1 - r, r), and the edge copies (output, input index)."""
     left, right, ratio = _bislerp_coords(n_in, n_out)
-    # The last position pairs with itself (ratio 0): use the pair before it, weights (1, 0).
-    pair = left.clamp(max=max(n_in - 2, 0))
-    view = [1, 1, 1, 1]
-    view[dim] = n_out
-    return (
-        left.to(device),
-        right.to(device),
-        pair.to(device),
-        ratio.to(device, dtype).reshape(view),
-    )
+    pair = left.clamp(max=n_in - 2)
+    r, t = _ratio_shapes(ratio.tolist(), dim, 4, device, dtype)
+    edge = (right == left).nonzero().flatten()  # positions past the last pair: copies
+    copies = (edge.to(device), left[edge].to(device)) if edge.numel() else None
+    return left.to(device), right.to(device), pair.to(device), r, t, copies
 
 
-def _take(x: torch.Tensor, dim: int, index: torch.Tensor, out: torch.Tensor | None = None):
+def _take(x: torch.Tensor, dim: int, index: torch.Tensor) -> torch.Tensor:
     """x.index_select(dim, index), as a gather with an expanded index along the last dim."""
     if dim == x.dim() - 1:  # gather is several times faster than index_select there on CPU
-        shape = [*x.shape[:-1], index.numel()]
-        return torch.gather(x, dim, index.expand(shape), out=out)
-    return torch.index_select(x, dim, index, out=out)
+        return torch.gather(x, dim, index.expand([*x.shape[:-1], index.numel()]))
+    return torch.index_select(x, dim, index)
+
+
+def _pass_gathered(x: torch.Tensor, dim: int, size: int, maps, fixed) -> torch.Tensor:
+    """A bislerp pass that gathers the pair maps and the neighbours per output pixel."""
+    left, right, pair, r, t, copies = _gather_tensors(x.shape[dim], size, dim, x.device, x.dtype)
+    w = _weights(_take(maps, dim, pair), None if fixed is None else _take(fixed, dim, pair), r, t)
+    shape = list(x.shape)
+    shape[dim] = size
+    out = x.new_empty(shape)
+    w1, w2 = w.narrow(1, 0, 1), w.narrow(1, 1, 1)
+    channels = x.shape[1]
+    step = -(-channels // 2)  # two chunks bound the gathered temporaries
+    for c0 in range(0, channels, step):
+        xs = x.narrow(1, c0, min(step, channels - c0))
+        dst = out.narrow(1, c0, xs.shape[1])
+        torch.mul(_take(xs, dim, left), w1, out=dst)
+        dst.addcmul_(_take(xs, dim, right), w2)
+    if copies is not None:
+        out.index_copy_(dim, copies[0], x.index_select(dim, copies[1]))
+    return out
+
+
+def _bislerp_pass(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
+    """One bislerp pass along ``dim`` (3 = width, 2 = height) of a float32/float64 latent."""
+    n_in = x.shape[dim]
+    if n_in == size:
+        return x
+    if n_in == 1:
+        shape = list(x.shape)
+        shape[dim] = size
+        return x.expand(shape).contiguous()
+    maps, fixed = _pair_maps(x, dim)
+    plan = _phase_plan(n_in, size)
+    if plan is None:
+        return _pass_gathered(x, dim, size, maps, fixed)
+    return _pass_phased(x, dim, size, plan, maps, fixed)
 
 
 def _sqrt_rounded(t: torch.Tensor) -> torch.Tensor:
@@ -166,203 +338,19 @@ def _channel_norm(x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(x, dim=1, keepdim=True)
 
 
-def _pair_params(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """[B, 5, ...] per neighbour pair (k, k+1) along ``dim``: angle a, move flag m (0: keep b1),
-    ρ - 1, q = 1/sin(a) and q/ρ; linear pairs have a tiny a and ρ = 1."""
-    n = x.shape[dim] - 1
-    tiny = math.sqrt(torch.finfo(x.dtype).tiny)  # keeps |b2|/|b1| finite
-    if x.shape[1] not in (1, 4, 8):
-        x = x.contiguous(memory_format=torch.channels_last)  # row-sum order for the channels
-    norm = _channel_norm(x).clamp_(min=tiny)
-    unit = x / norm  # as ComfyUI: normalise, then the dot product
-    cos = (unit.narrow(dim, 0, n) * unit.narrow(dim, 1, n)).sum(1)
-    del unit
-    n1, n2 = norm.narrow(dim, 0, n).squeeze(1), norm.narrow(dim, 1, n).squeeze(1)
-    shape = list(norm.shape)
-    shape[1], shape[dim] = 5, n
-    params = norm.new_empty(shape)
-    angle, move, rho_1, q, q_rho = params.unbind(1)
-    # Zero vectors and near-opposite pairs (ComfyUI) blend linearly: angle -> 0, ρ = 1. A vector
-    # negligible next to its neighbour (rounding residue, e.g. the midpoint of v and -v) counts
-    # as zero. (Float arithmetic rather than masked_fill / where: several times faster on CPU.)
-    rho = torch.div(n2, n1, out=rho_1)
-    limit = _NEGLIGIBLE * torch.finfo(x.dtype).eps
-    nonzero = (rho > limit).logical_and_(rho < 1.0 / limit)
-    # move: 0 where ComfyUI keeps the left vector (cos > 1 - 1e-5; zero vectors have cos 0)
-    torch.logical_or(cos <= _PARALLEL_COS, nonzero.logical_not(), out=move)
-    slerp = nonzero.logical_and_(cos >= _OPPOSITE_COS).to(x.dtype)
-    cos.sub_(1.0).mul_(slerp).add_(1.0)  # cos = 1 for linear pairs
-    # A tiny angle instead of 0 keeps sin(t·a)/sin(a) = t finite (near-parallel pairs too);
-    # 1/sin(a) = 1/sqrt((1 - cos)(1 + cos)), with the same floor.
-    torch.acos(cos.clamp_(-1.0, 1.0), out=angle).clamp_(min=_LERP_ANGLE)
-    torch.mul(1.0 - cos, cos.add_(1.0), out=q).clamp_(min=math.sin(_LERP_ANGLE) ** 2).rsqrt_()
-    rho.sub_(1.0).mul_(slerp)  # ρ - 1; 0 for linear pairs
-    torch.div(q, rho_1 + 1.0, out=q_rho)
-    return params
-
-
-def _slerp_weights(params: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
-    """[B, 2, ...] weights (w1, w2) per output pixel from its pair's parameters (see above).
-
-    Works in place in ``params`` (gathered per output pixel, so no longer needed).
-    """
-    angle = params.narrow(1, _P_ANGLE, 1)
-    u = params.narrow(1, _P_MOVE, 1).mul_(ratio)  # the ratio, or 0 where b1 is kept
-    lengths = params.narrow(1, _P_RHO1, 1).mul_(u).add_(1.0)  # L = 1 + u(ρ - 1)
-    shape = list(params.shape)
-    shape[1] = 2
-    w = params.new_empty(shape)
-    torch.mul(angle, u, out=w.narrow(1, 1, 1))
-    torch.sub(angle, w.narrow(1, 1, 1), out=w.narrow(1, 0, 1))  # (1 - u)·a, u·a
-    return w.sin_().mul_(params.narrow(1, _P_Q, 2)).mul_(lengths)
-
-
-def _blend_pairs(
-    x: torch.Tensor,
-    dim: int,
-    left: torch.Tensor,
-    right: torch.Tensor,
-    w: torch.Tensor,
-    dtype: torch.dtype,
-) -> torch.Tensor:
-    """w1·x[left] + w2·x[right] along ``dim`` into a ``dtype`` tensor, a few channels at a time."""
-    shape = list(x.shape)
-    shape[dim] = left.numel()
-    out = torch.empty(shape, dtype=dtype, device=x.device)
-    w1, w2 = w.narrow(1, 0, 1), w.narrow(1, 1, 1)
-    channels = x.shape[1]
-    direct = dtype == x.dtype  # accumulate in the output itself; else in a wide buffer
-    step = -(-channels // (2 if direct else 4))  # chunks bound the temporaries
-    tmp = acc = None
-    for c0 in range(0, channels, step):
-        xs = x.narrow(1, c0, min(step, channels - c0))
-        dst = out.narrow(1, c0, xs.shape[1])
-        if tmp is None or tmp.shape[1] != xs.shape[1]:
-            tmp = torch.empty_like(dst, dtype=x.dtype, memory_format=torch.contiguous_format)
-            acc = dst if direct else torch.empty_like(tmp)
-        if direct:
-            acc = dst
-        torch.mul(_take(xs, dim, left, out=tmp), w1, out=acc)
-        acc.addcmul_(_take(xs, dim, right, out=tmp), w2)
-        if not direct:
-            dst.copy_(acc)
-    return out
-
-
-@functools.lru_cache(maxsize=64)
-def _phase_plan(n_in: int, n_out: int):
-    """The output positions as strided runs (first j, count, first pair k, ratio) and copies
-    (j, k) of ratio 0; None when that takes too many runs (then the pass gathers instead).
-
-    With g = gcd(n_in, n_out), p = n_out/g and q = n_in/g, position j + p samples pair k + q
-    at the same ratio (exactly, and bit for bit in ComfyUI's float32 ramp when 2p divides
-    2^24, e.g. for 2x and 4x), so each of the p phases is one strided run.
-    """
-    g = math.gcd(n_in, n_out)
-    p, q = n_out // g, n_in // g
-    if p > _MAX_PHASES:
-        return None
-    left, _, ratio = _bislerp_coords(n_in, n_out)
-    left, ratio = left.tolist(), ratio.tolist()
-    runs, copies = [], []
-    for phase in range(p):
-        run = None
-        for j in range(phase, n_out, p):
-            k, r = left[j], ratio[j]
-            if r == 0.0:
-                copies.append((j, k))
-            elif run and k == run[2] + q * run[1] and r == run[3]:
-                run[1] += 1
-            else:
-                run = [j, 1, k, r]
-                runs.append(run)
-    if len(runs) > 2 * _MAX_PHASES:
-        return None
-    return p, q, tuple(tuple(r) for r in runs), tuple(copies)
-
-
-def _strided(t: torch.Tensor, axis: int, start: int, count: int, step: int) -> torch.Tensor:
-    """View of ``count`` entries of ``t`` along ``axis`` from ``start``, ``step`` apart."""
-    index = [slice(None)] * t.dim()
-    index[axis] = slice(start, start + (count - 1) * step + 1, step)
-    return t[tuple(index)]
-
-
-def _bislerp_pass_phased(x: torch.Tensor, dim: int, size: int, plan, dtype) -> torch.Tensor:
-    """A bislerp pass without gathers: one strided run of pairs and outputs per phase.
-
-    Each run has one ratio (ComfyUI's float32 value), so the two sines per output pixel become
-    one sine per pair and distinct ratio (r and 1 - r are shared between phases).
-    """
-    p, q, runs, copies = plan
-    params = _pair_params(x, dim)
-    angle, move, rho_1, q_m, q_rho_m = params.unbind(1)
-    q_m.mul_(move)
-    q_rho_m.mul_(move)
-    keep = move.neg_().add_(1.0)  # w1 = 1, w2 = 0 where ComfyUI keeps the left vector
-    sines: dict[float, torch.Tensor] = {}
-
-    def sine(t: float) -> torch.Tensor:
-        if t not in sines:
-            sines[t] = torch.mul(angle, t).sin_()
-        return sines[t]
-
-    shape = list(x.shape)
-    shape[dim] = size
-    out = torch.empty(shape, dtype=dtype, device=x.device)
-    pa = dim - 1  # the pass axis in the per-pair maps (no channel axis)
-    for j0, count, k0, ratio in runs:
-        dst = _strided(out, dim, j0, count, p)
-        b1, b2 = _strided(x, dim, k0, count, q), _strided(x, dim, k0 + 1, count, q)
-        lengths = _strided(rho_1, pa, k0, count, q).mul(ratio).add_(1.0)
-        w1 = _strided(sine(1.0 - ratio), pa, k0, count, q) * _strided(q_m, pa, k0, count, q)
-        w1.mul_(lengths).add_(_strided(keep, pa, k0, count, q)).unsqueeze_(1)
-        w2 = _strided(sine(ratio), pa, k0, count, q) * _strided(q_rho_m, pa, k0, count, q)
-        w2.mul_(lengths).unsqueeze_(1)
-        if dtype == x.dtype:
-            torch.mul(b1, w1, out=dst).addcmul_(b2, w2)
-        else:
-            dst.copy_(torch.mul(b1, w1).addcmul_(b2, w2))
-    if copies:  # ratio 0: the left vector itself
-        js, ks = _copy_indices(copies, x.device)
-        out.index_copy_(dim, js, x.index_select(dim, ks).to(dtype))
-    return out
-
-
-@functools.lru_cache(maxsize=64)
-def _copy_indices(copies: tuple, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Output and input indices of the copied positions, on ``device`` (cached)."""
-    js, ks = zip(*copies, strict=True)
-    return torch.tensor(js, device=device), torch.tensor(ks, device=device)
-
-
-def _bislerp_pass(
-    x: torch.Tensor, dim: int, size: int, dtype: torch.dtype | None = None
-) -> torch.Tensor:
-    """One bislerp pass along ``dim`` (3 = width, 2 = height) of a float32/float64 latent."""
-    n_in = x.shape[dim]
-    dtype = dtype or x.dtype
-    if n_in == size:
-        return x.to(dtype)
-    plan = _phase_plan(n_in, size) if n_in > 1 else None
-    if plan is not None:
-        return _bislerp_pass_phased(x, dim, size, plan, dtype)
-    left, right, pair, ratio = _bislerp_plan(n_in, size, dim, x.device, x.dtype)
-    if n_in == 1:
-        return _take(x, dim, left).to(dtype)
-    w = _slerp_weights(_take(_pair_params(x, dim), dim, pair), ratio)
-    return _blend_pairs(x.contiguous(), dim, left, right, w, dtype)
-
-
 @torch.no_grad()
 def _bislerp(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """ComfyUI's bislerp (comfy/utils.py): slerp of channel vectors, width pass then height pass.
 
-    Not differentiable (in-place arithmetic; it runs under no_grad).
+    Computed in float32 (float64 for float64 input). Where it differs from ComfyUI: the right
+    neighbour is always left + 1 (ComfyUI's float32 ramp can skip a column), float64 input
+    stays float64, and vectors shorter than ε (1.1e-19 in float32) are scaled by 1/ε instead
+    of normalised (ComfyUI's norm underflows to 0 there, making them zero vectors). Not
+    differentiable (in-place arithmetic; it runs under no_grad).
     """
     wide = torch.float64 if x.dtype == torch.float64 else torch.float32
     # Nested calls so that each intermediate is freed as soon as the next pass has read it.
-    return _bislerp_pass(_bislerp_pass(x.to(wide), 3, size[1]), 2, size[0], x.dtype)
+    return _bislerp_pass(_bislerp_pass(x.to(wide), 3, size[1]), 2, size[0]).to(x.dtype)
 
 
 # --- Lanczos-3 (Pillow's LANCZOS resampling, float images) ----------------------------------

@@ -248,23 +248,33 @@ def comfy_positions(n_in: int, n_out: int) -> list[float]:
     return F.interpolate(ramp, size=(1, n_out), mode="bilinear").flatten().double().tolist()
 
 
-def slerp_reference(b1: np.ndarray, b2: np.ndarray, r: float) -> np.ndarray:
-    """ComfyUI's slerp of two channel vectors, written out plainly (doc section 3.2)."""
+def slerp_reference(b1: np.ndarray, b2: np.ndarray, r: float, eps: float = 0.0) -> np.ndarray:
+    """ComfyUI's slerp of two channel vectors, written out plainly (doc section 3.2).
+
+    A zero vector's unit vector is 0 (so cos = 0: a right angle). ``eps`` emulates the working
+    precision's norm floor: a vector shorter than eps is divided by eps instead of its norm.
+    """
     n1, n2 = np.linalg.norm(b1), np.linalg.norm(b2)
-    if min(n1, n2) <= 64 * np.finfo(np.float64).eps * max(n1, n2):
-        return (1 - r) * b1 + r * b2  # our choice for (numerically) zero vectors: no direction
-    d = float(np.dot(b1 / n1, b2 / n2))
+    u1, u2 = b1 / max(n1, eps or 1e-300), b2 / max(n2, eps or 1e-300)
+    if n1 == 0:
+        u1 = np.zeros_like(b1)
+    if n2 == 0:
+        u2 = np.zeros_like(b2)
+    d = float(np.dot(u1, u2))
     if d > 1 - 1e-5:
         return b1  # ComfyUI keeps the left vector (the golden files depend on it)
     if d < -1 + 1e-5:
         return (1 - r) * b1 + r * b2
-    omega = math.acos(d)
-    direction = math.sin((1 - r) * omega) * b1 / n1 + math.sin(r * omega) * b2 / n2
-    return direction / math.sin(omega) * ((1 - r) * n1 + r * n2)
+    omega = math.acos(max(-1.0, min(1.0, d)))
+    direction = math.sin((1 - r) * omega) * u1 + math.sin(r * omega) * u2
+    return direction / math.sin(omega) * ((1 - r) * max(n1, eps) + r * max(n2, eps))
 
 
-def bislerp_reference(x: torch.Tensor, size) -> torch.Tensor:
-    """Naive float64 bislerp: width pass, then height pass, one output pixel at a time."""
+def bislerp_reference(x: torch.Tensor, size, work: torch.dtype = torch.float64) -> torch.Tensor:
+    """Naive float64 bislerp: width pass, then height pass, one output pixel at a time.
+
+    ``work``: the dtype bislerp computes in, whose norm floor the reference emulates."""
+    eps = math.sqrt(torch.finfo(work).tiny)
     a = x.double().numpy()
     for axis, n_out in ((3, size[1]), (2, size[0])):
         n_in = a.shape[axis]
@@ -275,7 +285,7 @@ def bislerp_reference(x: torch.Tensor, size) -> torch.Tensor:
             k2, r = min(k + 1, n_in - 1), pos - math.floor(pos)
             for b in range(moved.shape[0]):
                 for o in range(moved.shape[2]):
-                    out[b, :, o, j] = slerp_reference(moved[b, :, o, k], moved[b, :, o, k2], r)
+                    out[b, :, o, j] = slerp_reference(moved[b, :, o, k], moved[b, :, o, k2], r, eps)
         a = np.moveaxis(out, -1, axis)
     return torch.from_numpy(np.ascontiguousarray(a))
 
@@ -319,15 +329,25 @@ def test_bislerp_zero_equal_and_opposite_vectors(dtype):
     v = torch.tensor([1.0, -2.0, 0.5, 3.0])
     columns = [torch.zeros(4), v, v, -v, torch.zeros(4), torch.zeros(4), v * 1e-30]
     x = torch.stack(columns, dim=-1).reshape(1, 4, 1, len(columns)).to(dtype)
-    out = upscale(x, (3, 4 * len(columns)), "bislerp")
+    size = (3, 4 * len(columns))
+    out = upscale(x, size, "bislerp")
     assert torch.isfinite(out).all()
     assert out.dtype == dtype
-    ref = bislerp_reference(x.double(), (3, 4 * len(columns)))
+    work = torch.float64 if dtype == torch.float64 else torch.float32
+    ref = bislerp_reference(x.double(), size, work)
     torch.testing.assert_close(out.double(), ref, atol=tolerance(dtype) * 20, rtol=0.02)
-    # zero next to v blends linearly; v next to -v (ComfyUI) too: the midpoint is 0
-    lerp = F.interpolate(x.double(), size=(3, 4 * len(columns)), mode="bilinear")
-    torch.testing.assert_close(out.double()[..., :4], lerp[..., :4], atol=tolerance(dtype) * 8,
-                               rtol=0.02)  # fmt: skip
+    # zero next to v (ComfyUI: the zero vector's unit vector is 0, a right angle from v):
+    # sin(r·π/2) · v/|v| · r|v| = r·sin(r·π/2)·v; v next to -v blends linearly (ComfyUI)
+    for j, pos in enumerate(comfy_positions(len(columns), size[1])):
+        k, r = int(pos), pos - math.floor(pos)
+        if k == 0:
+            expected = r * math.sin(r * math.pi / 2) * v.double()
+        elif k == 2:
+            expected = (1 - 2 * r) * v.double()
+        else:
+            continue
+        torch.testing.assert_close(out[0, :, 1, j].double(), expected,
+                                   atol=tolerance(dtype) * 8, rtol=0.02)  # fmt: skip
 
 
 @SETTINGS

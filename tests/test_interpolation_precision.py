@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import pytest
 import torch
 from hypothesis import settings
@@ -159,3 +162,76 @@ def test_missing_half_kernel_then_float32_failure_is_raised(monkeypatch):
     with pytest.raises(type(oom)) as caught:
         upscale(randn((1, 4, 5, 6), dtype=torch.float16), (9, 4), "nearest")
     assert caught.value is oom
+
+
+# --- bislerp: zero and short vectors ----------------------------------------------------------
+
+
+def unit_pair(c: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two float64 unit vectors at a generic angle (far from ComfyUI's parallel/opposite cases)."""
+    g = torch.Generator().manual_seed(seed)
+    while True:
+        d1, d2 = torch.randn(2, c, generator=g, dtype=torch.float64)
+        d1, d2 = d1 / d1.norm(), d2 / d2.norm()
+        if abs(float(d1 @ d2)) < 0.9:
+            return d1, d2
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("c", [2, 4, 16])
+@pytest.mark.parametrize("left_short", [True, False])
+def test_bislerp_is_continuous_as_a_vector_shrinks(dtype, c, left_short):
+    """A vector shrinking smoothly next to a unit vector: no jump anywhere (the old rule
+    switched to a linear blend below 64 eps of the neighbour's norm)."""
+    d1, d2 = unit_pair(c, seed=c)
+    eps = torch.finfo(dtype).eps
+    scales = [64 * eps * 1.05**k for k in range(200, -200, -1)]  # 64 eps·(2e4 ... 6e-5)
+    outs = []
+    for s in scales:
+        pair = (s * d1, d2) if left_short else (d2, s * d1)
+        x = torch.stack(pair, dim=-1).reshape(1, c, 1, 2).to(dtype)
+        outs.append(upscale(x, (1, 8), "bislerp").double())
+    steps = torch.stack([(b - a).abs().max() for a, b in itertools.pairwise(outs)])
+    # the output moves with the short vector: at most ~its change in length per step
+    bound = torch.tensor([s * 0.05 for s in scales[:-1]], dtype=torch.float64) + 20 * eps
+    assert (steps <= bound).all(), float((steps - bound).max())
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("zero_left", [True, False])
+def test_bislerp_zero_vector_is_at_a_right_angle(dtype, zero_left):
+    """ComfyUI normalises a zero vector to 0, so its cosine with b is 0: slerp over a right
+    angle with the norm blended linearly gives r·sin(r·π/2)·b for a zero left neighbour and
+    (1 - r)·sin((1 - r)·π/2)·b for a zero right one (not the linear blend r·b)."""
+    _, d = unit_pair(4, seed=7)
+    b = 2 * d
+    pair = (torch.zeros(4, dtype=torch.float64), b) if zero_left else (b, torch.zeros(4))
+    x = torch.stack(pair, dim=-1).reshape(1, 4, 1, 2)
+    out = upscale(x.to(dtype), (1, 8), "bislerp").double()[0, :, 0]
+    ramp = torch.arange(2, dtype=torch.float32).reshape(1, 1, 1, 2)
+    pos = torch.nn.functional.interpolate(ramp, size=(1, 8), mode="bilinear").flatten().double()
+    atol = {torch.float16: 4e-3, torch.bfloat16: 3e-2}.get(dtype, 1e-6)
+    for j, p in enumerate(pos.tolist()):
+        k, r = int(p), p - math.floor(p)
+        if k == 1:  # the last input column: copied
+            expected = pair[1]
+        elif zero_left:
+            expected = r * math.sin(r * math.pi / 2) * b
+        else:
+            expected = (1 - r) * math.sin((1 - r) * math.pi / 2) * b
+        torch.testing.assert_close(out[:, j], expected.double(), atol=atol, rtol=0.02)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("size", [(8, 8), (7, 13), (2, 3)], ids=str)
+def test_bislerp_zero_vectors_give_finite_results(dtype, size):
+    """All-zero latents, zero rows and columns, zeros beside huge and tiny vectors."""
+    x = randn((2, 4, 4, 5), seed=8) * 3
+    x[0] = 0  # an all-zero latent
+    x[1, :, 1] = 0  # a zero row
+    x[1, :, :, 2] = 0  # a zero column
+    x[1, :, 3, 4] = 1e4  # large next to zero
+    x[1, :, 0, 0] = 1e-20  # below the norm floor (float32)
+    out = upscale(x.to(dtype), size, "bislerp")
+    assert torch.isfinite(out).all()
+    assert (out[0] == 0).all()
