@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from latent_upscale import METHODS, SCHEDULES, get_sigmas, img2img_steps, upscale
-from latent_upscale.schedules import drop_penultimate
+from latent_upscale import METHODS, SCHEDULES, get_sigmas, img2img_steps, plan_img2img, upscale
 from tests.webui_stub import SHAPES, assert_same, install_host, shape_params
 
 SIZE = (64, 48)  # init image (height, width): latent 8 x 6
@@ -32,16 +31,11 @@ def encoded(host, p):
 
 
 def expected_sigmas(name, steps, denoise, full_steps, table, *, sdxl=False, discard=False):
-    """The WebUI's img2img rule applied to our schedule: build for total (+1), slice the tail.
-
-    With full steps exactly the slider's steps run: the last t_enc + 2 sigmas (of fewer, all),
-    also for schedules longer or shorter than total + 1 (DDIM, ComfyUI's Beta).
-    """
-    total, t_enc = img2img_steps(steps, denoise, full_steps)
-    sigmas = get_sigmas(name, total + (1 if discard else 0), table.cpu().float(), sdxl=sdxl)
-    if discard:
-        sigmas = drop_penultimate(sigmas)
-    return sigmas[-(t_enc + 2) :] if full_steps else sigmas[total - t_enc - 1 :]
+    """What the command prints for this job: the package's one img2img plan (itself checked
+    against the WebUI's reference vectors and the step-count properties in test_steps.py)."""
+    sampler = "DPM2" if discard else "Euler"  # DPM2 discards the penultimate sigma
+    plan = plan_img2img(name, steps, denoise, full_steps, table.cpu(), sampler=sampler, sdxl=sdxl)
+    return plan.sigmas
 
 
 def run(host, p, chosen):
