@@ -103,12 +103,10 @@ def test_stub_schedules_do_not_call_the_package(monkeypatch: pytest.MonkeyPatch)
         assert torch.isfinite(_run(modules, label, 10)).all()
 
 
-REFORGE = dataclasses.replace(SHAPES["forge"], name="reforge-test")  # the flag set below
-
-
 def _reforge(monkeypatch: pytest.MonkeyPatch, sdxl: bool = False) -> types.ModuleType:
-    shape = types.SimpleNamespace(**dataclasses.asdict(REFORGE), reforge=True)
-    return _install(monkeypatch, shape, sdxl)
+    """Forge's shape with ``reforge=True``, the flag the stub reads (HostShape may add it)."""
+    fields = {**dataclasses.asdict(SHAPES["forge"]), "name": "reforge-test", "reforge": True}
+    return _install(monkeypatch, types.SimpleNamespace(**fields), sdxl)
 
 
 def test_reforge_beta_is_comfyui_beta(monkeypatch: pytest.MonkeyPatch) -> None:
