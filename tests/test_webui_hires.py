@@ -8,7 +8,7 @@ from copy import copy
 import pytest
 import torch
 
-from latent_upscale import upscale
+from latent_upscale import METHODS, upscale
 from tests.webui_stub import assert_same, install_host, shape_params
 
 BUILT_IN = (  # the six latent upscalers every supported host has (hosts notes, section 14)
@@ -327,3 +327,21 @@ def test_without_the_extension_our_names_are_unknown_to_the_host(monkeypatch):
     assert "Latent (bislerp)" not in host.txt2img_ui.hr_upscaler.choices
     with pytest.raises(Exception, match=r"could not find upscaler named Latent \(bislerp\)"):
         hires(host, "Latent (bislerp)")
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_registry_method_is_a_hires_upscaler(host, method):
+    """Each method of the registry is reachable in Hires. fix, as a host built-in or ours, and
+    the upscaler of that name resizes the first pass exactly like ``upscale``."""
+    modes = host.shared.latent_upscale_modes
+    names = [name for name in modes if name == f"Latent ({method})"]
+    names += [
+        name
+        for name, entry in modes.items()
+        if name in BUILT_IN
+        and entry == {"mode": METHODS[method].mode, "antialias": METHODS[method].antialias}
+    ]
+    assert names, f"no Hires upscaler runs {method!r}"
+    _, processed = hires(host, names[0])
+    want = upscale(first_pass(host), TARGET, method)
+    torch.testing.assert_close(processed.sampler_runs[-1]["x"], want, rtol=0, atol=0)
