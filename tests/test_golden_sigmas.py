@@ -7,6 +7,7 @@ listed in ``NOT_IMPLEMENTED`` with the reason. Tolerance: 1e-5 relative, exact z
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 from collections.abc import Callable
@@ -380,3 +381,25 @@ def test_latent_upscale_img2img_runs_the_webui_slice(case: dict) -> None:
         assert_matches(ours, {**tail, "output": case["output"][-(case["steps"] + 1) :]})
     else:
         assert_matches(ours, case)
+
+
+def test_an_external_set_adds_its_other_cases(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """LATENT_UPSCALE_GOLDEN: cases the extract lacks are added; a folder without the file is
+    an error, never a silent skip."""
+    base = golden.in_repo(FILE)
+    extra = {**base["cases"][0], "id": "external-only/case"}
+    (tmp_path / FILE).write_text(json.dumps({"meta": {}, "cases": [base["cases"][1], extra]}))
+    caches = (golden.external, golden.load)
+    monkeypatch.setenv("LATENT_UPSCALE_GOLDEN", str(tmp_path))
+    try:
+        for cache in caches:
+            cache.cache_clear()
+        merged = golden.load(FILE)["cases"]
+        assert len(merged) == len(base["cases"]) + 1
+        assert merged[-1]["id"] == "external-only/case"
+        with pytest.raises(FileNotFoundError, match=r"upscale\.json"):
+            golden.load("upscale.json")
+    finally:
+        monkeypatch.undo()
+        for cache in caches:
+            cache.cache_clear()
