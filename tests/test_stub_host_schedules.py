@@ -8,7 +8,6 @@ checked against the numbers measured on reForge main (webui-hosts.md section 15)
 
 from __future__ import annotations
 
-import dataclasses
 import types
 
 import pytest
@@ -104,9 +103,9 @@ def test_stub_schedules_do_not_call_the_package(monkeypatch: pytest.MonkeyPatch)
 
 
 def _reforge(monkeypatch: pytest.MonkeyPatch, sdxl: bool = False) -> types.ModuleType:
-    """Forge's shape with ``reforge=True``, the flag the stub reads (HostShape may add it)."""
-    fields = {**dataclasses.asdict(SHAPES["forge"]), "name": "reforge-test", "reforge": True}
-    return _install(monkeypatch, types.SimpleNamespace(**fields), sdxl)
+    """The reForge host shape (``reforge=True`` selects the stub's reForge schedules)."""
+    assert SHAPES["reforge"].reforge
+    return _install(monkeypatch, SHAPES["reforge"], sdxl)
 
 
 def test_reforge_beta_is_comfyui_beta(monkeypatch: pytest.MonkeyPatch) -> None:
