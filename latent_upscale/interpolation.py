@@ -385,15 +385,43 @@ def _lanczos_matrix(n_in: int, n_out: int, device: torch.device, dtype: torch.dt
     return lanczos_weights(n_in, n_out).to(device, dtype)
 
 
+def _lanczos_apply(t: torch.Tensor, m: torch.Tensor, last: bool) -> torch.Tensor:
+    """The [n_out, n_in] matrix ``m`` applied along t's last axis, or the one before it."""
+    return torch.matmul(t, m.t()) if last else torch.matmul(m, t)
+
+
+def _lanczos_pass(x: torch.Tensor, size: int, dim: int) -> torch.Tensor:
+    """One separable Lanczos pass along ``dim`` (3 = width, 2 = height)."""
+    if x.shape[dim] == size:
+        return x
+    m = _lanczos_matrix(x.shape[dim], size, x.device, x.dtype)
+    last = dim == x.dim() - 1
+    if bool(torch.isfinite(x).all()):
+        return _lanczos_apply(x, m, last)
+    # A matmul multiplies every input by every weight, zeros included (NaN·0 = NaN), so one
+    # NaN would reach every output. Instead: the finite values as usual, and the NaN / ±inf
+    # an output's taps see, combined as IEEE addition would combine them.
+    out = _lanczos_apply(torch.where(torch.isfinite(x), x, 0.0), m, last)
+    flags = torch.stack([x == math.inf, x == -math.inf, x.isnan()]).to(x.dtype)
+    via_plus = _lanczos_apply(flags, (m > 0).to(x.dtype), last)  # taps of positive weight
+    via_minus = _lanczos_apply(flags, (m < 0).to(x.dtype), last)
+    plus = (via_plus[0] + via_minus[1]) > 0  # some term is +inf
+    minus = (via_plus[1] + via_minus[0]) > 0  # some term is -inf
+    nan = ((via_plus[2] + via_minus[2]) > 0).logical_or_(plus & minus)
+    out.masked_fill_(plus, math.inf).masked_fill_(minus, -math.inf)
+    return out.masked_fill_(nan, math.nan)
+
+
 def _lanczos(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Lanczos-3 resize as Pillow's float LANCZOS (= torch's mode='lanczos' with antialias)."""
+    """Lanczos-3 resize as Pillow's float LANCZOS (= torch's mode='lanczos' with antialias).
+
+    Width pass, then height pass, each a matmul with lanczos_weights in float32 (float64 for
+    float64 input). NaN and ±inf stay local: an output is what the sum of weight × value over
+    its taps (the inputs of nonzero weight) gives in IEEE arithmetic (NaN if a tap is NaN or
+    +inf and -inf terms meet, else ±inf if a tap is infinite); other outputs are unaffected.
+    """
     wide = torch.float64 if x.dtype == torch.float64 else torch.float32
-    out = x.to(wide)
-    height, width = x.shape[-2:]
-    if width != size[1]:
-        out = torch.matmul(out, _lanczos_matrix(width, size[1], x.device, wide).t())
-    if height != size[0]:
-        out = torch.matmul(_lanczos_matrix(height, size[0], x.device, wide), out)
+    out = _lanczos_pass(_lanczos_pass(x.to(wide), size[1], 3), size[0], 2)
     return out.to(x.dtype)
 
 
@@ -507,6 +535,13 @@ def upscale(latent: torch.Tensor, size: Sequence[int], method: str) -> torch.Ten
     The result does not depend on torch.autocast: every method runs with autocast turned off
     for the latent's device (torch modes in the latent's dtype, bislerp and lanczos in float32,
     or float64 for float64 input).
+
+    NaN and ±inf stay local, on every device and in every dtype: they reach only the outputs
+    whose taps include them (for bislerp, the outputs of the neighbour pairs they belong to, in
+    every channel; for the other methods, only their own channel). All other outputs are what
+    they would be with a finite value in their place. Errors of the underlying kernels, out of
+    memory included, are raised unchanged; only a torch mode without a float16/bfloat16 kernel
+    on the device is retried in float32 there.
     """
     spec = METHODS.get(method) if isinstance(method, str) else None
     if spec is None:

@@ -8,7 +8,8 @@ import math
 
 import pytest
 import torch
-from hypothesis import settings
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from latent_upscale import METHODS, interpolation, upscale
 
@@ -235,3 +236,81 @@ def test_bislerp_zero_vectors_give_finite_results(dtype, size):
     out = upscale(x.to(dtype), size, "bislerp")
     assert torch.isfinite(out).all()
     assert (out[0] == 0).all()
+
+
+# --- NaN and infinity stay local ---------------------------------------------------------------
+
+# Input pixels an output can depend on, per axis: |source - centre| <= TAPS·max(scale, 1) + 1,
+# with centre = (i + 0.5)·scale - 0.5 and scale = n_in/n_out (a generous bound for every
+# method: nearest/area/bilinear 1 tap to each side, bicubic 2, lanczos 3, bislerp's pair 2).
+TAPS = {"nearest": 1, "nearest-exact": 1, "bilinear": 1, "bilinear-antialiased": 1,
+        "bicubic": 2, "bicubic-antialiased": 2, "area": 1, "bislerp": 2, "lanczos": 3}  # fmt: skip
+
+
+def far_from(source: int, n_in: int, n_out: int, taps: int) -> torch.Tensor:
+    """Which of the n_out outputs along an axis cannot see input ``source``."""
+    scale = n_in / n_out
+    centre = (torch.arange(n_out, dtype=torch.float64) + 0.5) * scale - 0.5
+    return (centre - source).abs() > taps * max(scale, 1.0) + 1
+
+
+def test_taps_cover_every_method():
+    assert set(TAPS) == set(METHODS)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+@settings(max_examples=30, deadline=None)
+@given(shape=st.tuples(st.integers(1, 2), st.sampled_from([1, 4, 5]), st.integers(1, 14),
+                       st.integers(1, 14)),
+       size=st.tuples(st.integers(1, 20), st.integers(1, 20)), seed=st.integers(0, 2**16),
+       where=st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(0, 99),
+                       st.integers(0, 99)),
+       value=st.sampled_from([math.nan, math.inf, -math.inf]),
+       dtype=st.sampled_from(DTYPES))  # fmt: skip
+def test_a_non_finite_value_stays_local(method, shape, size, seed, where, value, dtype):
+    """One NaN or ±inf affects only outputs whose taps can include it: every other output is
+    what it would be with a 0 in its place (torch's own modes behave so; lanczos's matmul used
+    to spread a NaN over its whole channel)."""
+    # torch's antialias kernels read wrong taps for an output width of 1 when the height
+    # changes (their values are off there too: see test_lanczos_follows_pillow_where_torch_does_not)
+    assume(not (METHODS[method].antialias and size[1] == 1 and size[0] != shape[2]))
+    b, c, h, w = (k % n for k, n in zip(where, shape, strict=True))
+    x = (randn(shape, seed) * 2).to(dtype)
+    bad, zero = x.clone(), x.clone()
+    bad[b, c, h, w] = value
+    zero[b, c, h, w] = 0
+    out, ref = upscale(bad, size, method), upscale(zero, size, method)
+    far = far_from(h, shape[2], size[0], TAPS[method])[:, None] | far_from(
+        w, shape[3], size[1], TAPS[method]
+    )
+    assert torch.equal(out[..., far], ref[..., far])
+    assert torch.equal(out[:b], ref[:b])
+    assert torch.equal(out[b + 1 :], ref[b + 1 :])
+    if method != "bislerp":  # bislerp mixes the channels of a pixel; the others never do
+        others = [k for k in range(shape[1]) if k != c]
+        assert torch.equal(out[:, others], ref[:, others])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf], ids=str)
+@pytest.mark.parametrize(("hw", "size", "at"), [((9, 11), (20, 16), (4, 6)),
+                                                ((16, 12), (5, 7), (9, 0))], ids=str)  # fmt: skip
+def test_lanczos_non_finite_reaches_exactly_its_taps(dtype, value, hw, size, at):
+    """Outputs with a nonzero weight on the bad pixel (row weight × column weight) get NaN, or
+    ±inf with the sign of value × weight; all other outputs stay finite."""
+    x = (randn((1, 4, *hw), seed=9) * 2).to(dtype)
+    x[0, 1, at[0], at[1]] = value
+    out = upscale(x, size, "lanczos")[0].double()
+    weight = (
+        interpolation.lanczos_weights(hw[0], size[0])[:, at[0], None]
+        * (interpolation.lanczos_weights(hw[1], size[1])[:, at[1]])
+    )
+    hit = weight != 0
+    assert hit.any()
+    assert hit.logical_not().any()
+    assert torch.isfinite(out[[0, 2, 3]]).all()
+    assert torch.isfinite(out[1][~hit]).all()
+    if math.isnan(value):
+        assert out[1][hit].isnan().all()
+    else:
+        assert torch.equal(out[1][hit], (weight[hit].sign() * value))
