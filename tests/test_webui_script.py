@@ -329,11 +329,25 @@ def _install_py():
     return module
 
 
-def test_install_py_installs_nothing_on_a_normal_host(monkeypatch):
+def test_install_py_installs_nothing_on_a_normal_host(monkeypatch, capsys):
     install = _install_py()
     assert install.missing_requirements() == []
-    monkeypatch.setitem(sys.modules, "launch", None)  # would fail if it were imported
+    calls = []
+    launch = types.SimpleNamespace(
+        args=types.SimpleNamespace(skip_install=False), run_pip=lambda *a: calls.append(a)
+    )
+    monkeypatch.setitem(sys.modules, "launch", launch)
     install.main()
+    assert calls == []  # an install attempt would be recorded here, not swallowed
+    assert capsys.readouterr().out == ""
+
+
+def test_install_py_without_the_webui_says_what_to_install(monkeypatch, capsys):
+    install = _install_py()
+    monkeypatch.setattr(install, "REQUIREMENTS", {"no_such_module_xyz": "no-such-module-xyz"})
+    monkeypatch.setitem(sys.modules, "launch", None)  # not run by a WebUI: no launch module
+    install.main()
+    assert "pip install no-such-module-xyz" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("skip", [True, False])
