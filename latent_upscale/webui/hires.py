@@ -15,7 +15,7 @@ from modules import processing, shared
 
 from latent_upscale.interpolation import METHODS
 from latent_upscale.webui.common import LOG_PREFIX, log
-from latent_upscale.webui.job import _hook
+from latent_upscale.webui.hooks import hook
 from latent_upscale.webui.redirect import call_size, redirect_interpolate
 
 HIRES_MODE_PREFIX = "latent_upscale:"  # marker "mode" of our Hires upscalers torch lacks
@@ -64,7 +64,7 @@ def install_hires() -> list[str]:
             "(no extra latent upscalers)."
         )
         return missing
-    _hook(cls, "sample_hr_pass", _sample_hr_pass)
+    hook(cls, "sample_hr_pass", _sample_hr_pass)
     added, taken = [], []
     for name, entry in hires_modes(modes).items():
         if name in modes:  # another extension's entry under our name: keep it

@@ -16,7 +16,6 @@ the current code. Nothing here touches ``opts``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +36,7 @@ from latent_upscale.webui.common import (
     job_settings,
     log,
 )
+from latent_upscale.webui.hooks import hook
 from latent_upscale.webui.redirect import call_size, redirect_interpolate
 from latent_upscale.webui.schedule import apply_schedule
 
@@ -56,7 +56,6 @@ HOST_SCHEDULE_KEYS = (
     "Beta schedule alpha",
     "Beta schedule beta",
 )
-_HOOKS = "_latent_upscale_hooks"  # on a wrapped class / module: {name: current implementation}
 INIT = "modules.processing.StableDiffusionProcessingImg2Img.init"
 SAMPLE = "modules.processing.StableDiffusionProcessingImg2Img.sample"
 STEPS = "modules.sd_samplers_common.setup_img2img_steps"
@@ -66,29 +65,6 @@ missing: list[str] = []  # hook points this host lacks (the script refuses to ru
 
 # ---------------------------------------------------------------------------------------------
 # Installation (idempotent; "Reload UI" points the installed wrappers at the new code)
-
-
-def _hook(owner: Any, name: str, implementation: Callable[..., Any]) -> bool:
-    """Wrap ``owner.name`` once so that it calls ``implementation(original, *args, **kwargs)``.
-
-    Later calls only replace the implementation. Returns True when the wrapper was installed now.
-    """
-    hooks = vars(owner).get(_HOOKS)
-    if hooks is None:
-        hooks = {}
-        setattr(owner, _HOOKS, hooks)
-    installed = name in hooks
-    hooks[name] = implementation
-    if installed:
-        return False
-    original = getattr(owner, name)
-
-    @functools.wraps(original)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return vars(owner)[_HOOKS][name](original, *args, **kwargs)
-
-    setattr(owner, name, wrapper)
-    return True
 
 
 def install() -> list[str]:
@@ -103,9 +79,9 @@ def install() -> list[str]:
     if missing:
         log(f"this WebUI lacks {', '.join(missing)}; the script is disabled on this host.")
         return list(missing)
-    new = _hook(cls, "init", _init)
-    new |= _hook(cls, "sample", _sample)
-    new |= _hook(sd_samplers_common, "setup_img2img_steps", _setup_img2img_steps)
+    new = hook(cls, "init", _init)
+    new |= hook(cls, "sample", _sample)
+    new |= hook(sd_samplers_common, "setup_img2img_steps", _setup_img2img_steps)
     if new:
         log(f"version {__version__}: img2img hooks installed.")
     return []
