@@ -1,4 +1,4 @@
-"""Tests for latent_upscale.preview: RGB preview, synthetic latent, file loading and metrics."""
+"""Tests for latent_upscale.command.preview: RGB preview, synthetic latent, files, metrics."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from latent_upscale import preview as pv
 from latent_upscale import upscale
+from latent_upscale.command import preview as pv
 
 SETTINGS = settings(max_examples=25, deadline=None)
 
@@ -94,8 +94,10 @@ def test_synthetic_latent_is_deterministic_and_seeded():
 
 def test_synthetic_latent_has_structure_at_several_scales():
     latent = pv.synthetic_latent(48, 48).double()
-    power = pv._power_spectrum(latent).sum(dim=(0, 1))
-    radius = pv._band_radius(48, 48, 48, 48)
+    centred = latent - latent.mean(dim=(-2, -1), keepdim=True)
+    power = torch.fft.fft2(centred).abs().square().sum(dim=(0, 1))
+    freq = torch.fft.fftfreq(48, dtype=torch.float64).abs()
+    radius = torch.maximum(freq.view(48, 1), freq.view(1, 48))  # cycles per pixel (max-norm)
     total = float(power.sum())
     for lo, hi in ((0.0, 0.1), (0.1, 0.25), (0.25, 0.5)):
         band = float(power[(radius > lo) & (radius <= hi)].sum())
@@ -152,6 +154,26 @@ def test_load_torch_files(tmp_path, wrap):
     path = tmp_path / "latent.pt"
     torch.save(wrap(latent), path)
     torch.testing.assert_close(pv.load_latent(path), latent)
+
+
+def test_load_refuses_files_over_max_bytes_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "big.pt"
+    torch.save(torch.zeros(1, 4, 16, 16), path)
+    size = path.stat().st_size
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("the file was read"))
+    with pytest.raises(pv.LatentFileError, match=f"{size - 1:,} bytes") as info:
+        pv.load_latent(path, max_bytes=size - 1)
+    assert str(path) in str(info.value)
+
+
+def test_unsupported_suffix_error_lists_every_readable_suffix(tmp_path):
+    path = tmp_path / "latent.npy"
+    path.write_bytes(b"x")
+    with pytest.raises(pv.LatentFileError) as info:
+        pv.load_latent(path)
+    for suffix in (".safetensors", ".latent", ".pt", ".pth"):
+        assert suffix in str(info.value)
+        assert suffix in pv.LATENT_FILE_SUFFIXES
 
 
 def test_load_errors(tmp_path):

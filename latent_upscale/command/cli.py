@@ -1,54 +1,55 @@
 """The ``latent-upscale`` command: see schedules and resize methods without a WebUI or a GPU.
 
 Subcommands: ``list`` (also the default), ``schedule``, ``compare``, ``figures``. Entry point
-``main(argv) -> exit code``: 0 ok, 2 invalid input or usage, 1 any other error.
+``main(argv) -> exit code``: 0 ok, 1 a runtime error, 2 invalid input or usage, 141 the output
+pipe was closed early. Inputs are checked (names, numbers, sizes, schedule lengths) before
+anything is computed; matplotlib is imported only when a picture is drawn.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
 import sys
 import tempfile
 import textwrap
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from latent_upscale import (
-    METHODS,
-    SCHEDULES,
-    discrete_sigmas,
-    img2img_sigmas,
-    img2img_steps,
-    upscale,
-)
-from latent_upscale import preview as pv
+from latent_upscale import options
+from latent_upscale.command import compare as cmp
+from latent_upscale.command import preview as pv
+from latent_upscale.command import schedule as sch
+from latent_upscale.interpolation import METHODS
+from latent_upscale.schedules import KDIFFUSION_SAMPLERS, SCHEDULES
+from latent_upscale.steps import MAX_SCHEDULE_LENGTH, check_schedule_length
+from latent_upscale.tables import TABLE_KINDS
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a producer whose reader went away
 
-TABLE_KINDS = ("a1111", "comfyui", "float64", "a1111_fp16")
-DEFAULT_SAMPLER = "Euler"
+PLOT_INSTALL = ".venv/bin/pip install -e '.[plot]'"
 FIGURE_FILES = {
     "schedule": "schedule-default-vs-full-steps.png",
     "overview": "schedulers-overview.png",
     "methods": "methods-compare.png",
 }
 
-EXIT_CODES_EPILOG = """\
+EXIT_CODES_EPILOG = f"""\
 exit codes:
-  0  success
-  1  runtime error (e.g. matplotlib missing for a plot: pip install 'latent-upscale[plot]',
-     a file that cannot be written)
-  2  invalid input or usage (unknown option or name, bad number, missing or malformed latent
-     file); nothing is written in that case
+  0    success
+  1    runtime error (e.g. matplotlib missing for a plot: from a clone of the repository,
+       {PLOT_INSTALL}; a file that cannot be written)
+  2    invalid input or usage (unknown option or name, bad number, a size or schedule over
+       the limits, missing or malformed latent file); nothing is written in that case
+  141  the output pipe was closed early (e.g. | head); the command stops quietly
 """
 
 
@@ -56,72 +57,84 @@ class UsageError(ValueError):
     """Invalid input from the user (exit code 2)."""
 
 
+class OutputError(RuntimeError):
+    """A file that cannot be written (exit code 1)."""
+
+
 # --- argument types ----------------------------------------------------------------------------
 
 
-def _name_lookup(registry: Mapping[str, Any], what: str) -> Callable[[str], str]:
-    """An argparse type that accepts a registry name or label (any case) and returns the name."""
-    aliases: dict[str, str] = {}
-    for name, info in registry.items():
-        aliases[name.lower()] = name
-        aliases[str(getattr(info, "label", name)).lower()] = name
+def _argument_type(what: str, resolve: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse type from a resolver that raises ValueError naming the valid values."""
 
-    def parse(value: str) -> str:
-        name = aliases.get(value.strip().lower())
-        if name is None:
-            raise argparse.ArgumentTypeError(
-                f"unknown {what} {value!r}; choose from: {', '.join(registry)}"
-            )
-        return name
+    def parse(value: str) -> Any:
+        try:
+            return resolve(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("Latent Upscale: ")) from None
 
     parse.__name__ = what  # argparse uses it in "invalid <name> value" messages
     return parse
 
 
+_scheduler = _argument_type("scheduler", options.resolve_scheduler)
+_method = _argument_type("method", options.resolve_method)
+_sampler = _argument_type("sampler", sch.resolve_sampler)
+
+
 def _method_list(value: str) -> list[str]:
     """``--methods a,b,c`` → validated method names, in the given order, without duplicates."""
-    parse = _name_lookup(METHODS, "method")
-    names = [parse(part) for part in value.split(",") if part.strip()]
+    names = [_method(part) for part in value.split(",") if part.strip()]
     if not names:
         raise argparse.ArgumentTypeError(f"no method given; choose from: {', '.join(METHODS)}")
     return list(dict.fromkeys(names))
 
 
-def _positive_int(value: str) -> int:
-    """An integer >= 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {number}")
-    return number
+def _whole(what: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high], named ``what`` in its error."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be in [{low}, {high:,}], got {number:,}")
+        return number
+
+    parse.__name__ = what
+    return parse
 
 
-def _in_range(what: str, high: float) -> Callable[[str], float]:
-    """An argparse type: a number in (0, ``high``], named ``what`` in its error."""
+def _in_range(what: str, low: float, high: float, *, open_low: bool) -> Callable[[str], float]:
+    """An argparse type: a number in (low, high] or [low, high], named ``what`` in its error."""
+    shown = f"{'(' if open_low else '['}{low:g}, {high:g}]"
 
     def parse(value: str) -> float:
         try:
             number = float(value)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"expected a number in (0, {high:g}], got {value!r}"
+                f"expected a number in {shown}, got {value!r}"
             ) from None
-        if not 0.0 < number <= high:
-            raise argparse.ArgumentTypeError(f"{what} must be in (0, {high:g}], got {number:g}")
+        inside = (low < number if open_low else low <= number) and number <= high
+        if not inside:  # also NaN
+            raise argparse.ArgumentTypeError(f"{what} must be in {shown}, got {number:g}")
         return number
 
-    parse.__name__ = what  # argparse names the type by it
+    parse.__name__ = what
     return parse
 
 
-_denoise = _in_range("denoise", 1.0)  # a denoising strength
-_scale = _in_range("scale", 16.0)  # a resize factor
+_steps = _whole("steps", 1, MAX_SCHEDULE_LENGTH)
+_seed = _whole("seed", 0, 2**63 - 1)
+_denoise = _in_range("denoise", 0.0, 1.0, open_low=False)  # a denoising strength, as the WebUI's
+MAX_SCALE = 8.0
+_scale = _in_range("scale", 0.0, MAX_SCALE, open_low=True)  # a resize factor
 
 
 def _size(value: str) -> tuple[int, int]:
-    """``HxW`` (latent pixels) → (height, width)."""
+    """``HxW`` (latent pixels) → (height, width), each side within the limit."""
     parts = value.lower().replace("*", "x").split("x")
     try:
         height, width = (int(part) for part in parts)
@@ -131,6 +144,10 @@ def _size(value: str) -> tuple[int, int]:
         ) from None
     if height < 1 or width < 1:
         raise argparse.ArgumentTypeError(f"size must be at least 1x1, got {value!r}")
+    if max(height, width) > cmp.MAX_SIDE:
+        raise argparse.ArgumentTypeError(
+            f"size {value!r} is over the limit of {cmp.MAX_SIDE} latent pixels per side"
+        )
     return height, width
 
 
@@ -154,28 +171,37 @@ def _out_dir(value: str) -> Path:
     return path
 
 
-# --- helpers -----------------------------------------------------------------------------------
+# --- output ------------------------------------------------------------------------------------
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    Any failure is an OutputError naming ``path`` (never the temporary name), and leaves
+    nothing behind.
+    """
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+    except OSError as exc:
+        reason = exc.strerror or errno.errorcode.get(exc.errno or 0) or type(exc).__name__
+        raise OutputError(f"{path}: cannot be written ({reason})") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def _plotting() -> Any:
     """The plotting module, after checking that matplotlib (the ``plot`` extra) is installed."""
-    from latent_upscale import plotting
+    from latent_upscale.command import plotting
 
     plotting.require_matplotlib()
     return plotting
@@ -209,83 +235,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 # --- schedule ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ScheduleRun:
-    """The sigmas that one img2img configuration actually runs."""
-
-    label: str
-    scheduler: str
-    full_steps: bool
-    total_steps: int
-    t_enc: int
-    sigmas: list[float]
-
-    @property
-    def steps_run(self) -> int:
-        """Number of sampling steps (one fewer than the sigmas, which end at the last σ)."""
-        return max(len(self.sigmas) - 1, 0)
-
-
-def _schedule_kwargs(scheduler: str, model: str, sampler: str) -> dict[str, Any]:
-    """Keyword arguments for ``img2img_sigmas``: the SDXL flag, and the sampler for Automatic."""
-    kwargs: dict[str, Any] = {"sdxl": model == "sdxl"}
-    if scheduler == "automatic":
-        kwargs["sampler"] = sampler
-    return kwargs
-
-
-def schedule_runs(
-    scheduler: str,
-    steps: int,
-    denoise: float,
-    full_steps: bool,
-    *,
-    model: str = "sd1",
-    table_kind: str = "a1111",
-    sampler: str = DEFAULT_SAMPLER,
-) -> tuple[ScheduleRun, ScheduleRun]:
-    """(what Latent Upscale runs, what the WebUI runs by default) for one img2img setting."""
-    table = discrete_sigmas(table_kind)
-    runs = []
-    for label, name, full in (
-        ("latent-upscale", scheduler, full_steps),
-        ("webui-default", "automatic", False),
-    ):
-        sigmas = img2img_sigmas(
-            name, steps, denoise, full, table, **_schedule_kwargs(name, model, sampler)
-        )
-        total, t_enc = img2img_steps(steps, denoise, full)
-        values = [float(v) for v in torch.as_tensor(sigmas).flatten().tolist()]
-        runs.append(ScheduleRun(label, name, full, int(total), int(t_enc), values))
-    return runs[0], runs[1]
-
-
-def _describe_run(run: ScheduleRun, sampler: str) -> str:
-    """One line saying how many steps a run takes and why."""
-    how = "full steps" if run.full_steps else "steps x denoise"
-    name = f"Automatic ({sampler})" if run.scheduler == "automatic" else run.scheduler
-    return (
-        f"{name}, {how}: {run.steps_run} steps run "
-        f"(the last {len(run.sigmas)} sigmas of a {run.total_steps}-step schedule)"
-    )
-
-
-def format_schedule_table(ours: ScheduleRun, default: ScheduleRun) -> str:
-    """Side-by-side table of the sigmas, one row per sigma index (``-`` where a run has ended)."""
-    rows = [f"{'sigma#':>6}  {ours.label:>15}  {default.label:>15}"]
-    for i in range(max(len(ours.sigmas), len(default.sigmas))):
-        cells = [
-            f"{run.sigmas[i]:15.6f}" if i < len(run.sigmas) else f"{'-':>15}"
-            for run in (ours, default)
-        ]
-        rows.append(f"{i:>6}  {cells[0]}  {cells[1]}")
-    return "\n".join(rows)
-
-
 def cmd_schedule(args: argparse.Namespace) -> int:
     """Print (and optionally plot) the sigmas that run, against the WebUI's default."""
+    try:
+        check_schedule_length(args.steps, args.denoise, args.full_steps)
+    except ValueError as exc:
+        raise UsageError(str(exc).removeprefix("Latent Upscale: ")) from None
     plotting = _plotting() if args.plot else None
-    ours, default = schedule_runs(
+    ours, default = sch.schedule_runs(
         args.scheduler,
         args.steps,
         args.denoise,
@@ -294,29 +251,33 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         table_kind=args.table,
         sampler=args.sampler,
     )
-    settings = {
-        "scheduler": args.scheduler,
-        "steps": args.steps,
-        "denoise": args.denoise,
-        "full_steps": args.full_steps,
-        "model": args.model,
-        "table": args.table,
-        "sampler": args.sampler,
-    }
+    note = sch.sampler_note(args.sampler)
     if args.json:
-        payload = {"settings": settings}
-        for run in (ours, default):
-            payload[run.label.replace("-", "_")] = {**asdict(run), "steps_run": run.steps_run}
+        settings = {
+            "scheduler": args.scheduler,
+            "steps": args.steps,
+            "denoise": args.denoise,
+            "full_steps": args.full_steps,
+            "model": args.model,
+            "table": args.table,
+            "sampler": args.sampler,
+        }
+        payload = {"settings": settings, "latent_upscale": ours.as_json()}
+        payload["webui_default"] = default.as_json()
         print(json.dumps(payload, indent=2))
     else:
         print(
             f"img2img with {args.steps} steps at denoise {args.denoise:g} "
             f"({args.model.upper()} sigma table, {args.table})"
         )
-        print(f"  latent-upscale: {_describe_run(ours, args.sampler)}")
-        print(f"  webui-default:  {_describe_run(default, args.sampler)}")
+        print(f"  latent-upscale: {sch.describe_run(ours)}")
+        print(f"  webui-default:  {sch.describe_run(default)}")
+        if args.full_steps and not ours.plan.full_steps:
+            print("  note: full steps do not apply at denoise 0; the WebUI's own rule runs")
+        if note:
+            print(f"  note: {note}")
         print()
-        print(format_schedule_table(ours, default))
+        print(sch.format_schedule_table(ours, default))
     if plotting is not None:
         title = (
             f"img2img, {args.steps} steps, denoise {args.denoise:g} "
@@ -324,8 +285,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         )
         png = plotting.schedule_png(
             [
-                (f"Latent Upscale: {_short_label(ours, args.sampler)}", ours.sigmas),
-                (f"WebUI default: {_short_label(default, args.sampler)}", default.sigmas),
+                (f"Latent Upscale: {sch.short_label(ours)}", ours.sigmas),
+                (f"WebUI default: {sch.short_label(default)}", default.sigmas),
             ],
             title=title,
         )
@@ -335,74 +296,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _short_label(run: ScheduleRun, sampler: str) -> str:
-    """Legend text for a run: scheduler, step rule and steps run."""
-    name = f"Automatic ({sampler})" if run.scheduler == "automatic" else run.scheduler
-    how = "full steps" if run.full_steps else "steps × denoise"
-    return f"{name}, {how} → {run.steps_run} steps"
-
-
 # --- compare -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Every method's output for one input latent, with metrics."""
-
-    source: str
-    latent: torch.Tensor
-    size: tuple[int, int]
-    outputs: dict[str, torch.Tensor]
-    metrics: dict[str, pv.Metrics]
-    skipped: dict[str, str]
-
-
-def target_size(
-    shape: Sequence[int], scale: float | None, size: tuple[int, int] | None
-) -> tuple[int, int]:
-    """Output (height, width) from ``--size`` or from ``--scale`` (rounded, at least 1)."""
-    if size is not None:
-        return size
-    factor = 1.5 if scale is None else scale
-    return max(1, round(shape[-2] * factor)), max(1, round(shape[-1] * factor))
-
-
-def compare_methods(
-    latent: torch.Tensor,
-    size: tuple[int, int],
-    methods: Sequence[str],
-    *,
-    source: str = "input",
-    skip_unavailable: bool = False,
-) -> Comparison:
-    """Resize ``latent`` with each method and measure the results."""
-    outputs: dict[str, torch.Tensor] = {}
-    metrics: dict[str, pv.Metrics] = {}
-    skipped: dict[str, str] = {}
-    for method in methods:
-        try:
-            out = upscale(latent, size, method)
-        except (RuntimeError, NotImplementedError) as exc:
-            if not skip_unavailable:
-                raise
-            skipped[method] = str(exc).splitlines()[0]
-            continue
-        outputs[method] = out.detach().float().cpu()
-        metrics[method] = pv.measure(outputs[method], latent)
-    return Comparison(source, latent, tuple(size), outputs, metrics, skipped)
-
-
-def format_metrics_table(comparison: Comparison) -> str:
-    """Fixed-width table: one row per method, one column per metric."""
-    fields = list(pv.METRIC_HELP)
-    width = max(len(m) for m in (*comparison.metrics, "method")) + 2
-    rows = [f"{'method':<{width}}" + "".join(f"{name:>12}" for name in fields)]
-    for method, metrics in comparison.metrics.items():
-        values = asdict(metrics)
-        rows.append(f"{method:<{width}}" + "".join(f"{values[name]:12.4f}" for name in fields))
-    for method, reason in comparison.skipped.items():
-        rows.append(f"{method:<{width}}  unavailable here: {reason}")
-    return "\n".join(rows)
 
 
 def _json_numbers(values: dict[str, float]) -> dict[str, float | None]:
@@ -410,41 +304,51 @@ def _json_numbers(values: dict[str, float]) -> dict[str, float | None]:
     return {k: None if math.isnan(v) else v for k, v in values.items()}
 
 
-def _load_input(path: str | None, seed: int) -> tuple[torch.Tensor, str]:
+def _load_input(path: str | None, seed: int) -> tuple[Any, str]:
     """The latent to compare (first of a batch) and a description of where it came from."""
     if path is None:
         return pv.synthetic_latent(seed=seed), f"synthetic latent (seed {seed})"
-    latent = pv.load_latent(path)
+    try:
+        latent = pv.load_latent(path, max_bytes=cmp.MAX_FILE_BYTES)
+    except FileNotFoundError as exc:  # the user's input: invalid input, not a runtime error
+        raise UsageError(str(exc)) from None
     note = f" (first of a batch of {latent.shape[0]})" if latent.shape[0] > 1 else ""
     return latent[:1], f"{path}{note}"
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Resize one latent with every method; print metrics and optionally write a PNG grid."""
-    plotting = _plotting() if args.out else None
     latent, source = _load_input(args.latent, args.seed)
-    size = target_size(latent.shape, args.scale, args.size)
+    size = cmp.target_size(latent.shape, args.scale, args.size)
+    cmp.check_size(*latent.shape[1:], source)
+    cmp.check_size(latent.shape[1], *size, "the output")
+    plotting = _plotting() if args.out else None
     methods = args.methods or list(METHODS)
-    comparison = compare_methods(
+    comparison = cmp.compare_methods(
         latent, size, methods, source=source, skip_unavailable=args.methods is None
     )
     if not comparison.outputs:
         raise RuntimeError("no method could resize this latent here")
+    channels = latent.shape[1]
+    note = cmp.channel_note(channels)
     h, w = latent.shape[-2:]
     if args.json:
         payload = {
             "source": source,
             "input_size": [h, w],
             "output_size": list(size),
-            "channels": latent.shape[1],
+            "channels": channels,
+            "grid_channels": min(channels, cmp.GRID_CHANNELS),
             "metrics": {m: _json_numbers(asdict(v)) for m, v in comparison.metrics.items()},
             "skipped": comparison.skipped,
         }
         print(json.dumps(payload, indent=2))
     else:
-        print(f"{source}: {latent.shape[1]} channels, {h}x{w} -> {size[0]}x{size[1]}")
+        print(f"{source}: {channels} channels, {h}x{w} -> {size[0]}x{size[1]}")
+        if note:
+            print(f"note: {note}")
         print()
-        print(format_metrics_table(comparison))
+        print(cmp.format_metrics_table(comparison))
         print()
         print("columns (details: python -m latent_upscale compare --help):")
         for name, text in pv.METRIC_HELP.items():
@@ -464,52 +368,33 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 # --- figures -----------------------------------------------------------------------------------
 
-OVERVIEW_STEPS = 30
-OVERVIEW_DENOISE = 0.4
-
-
-def overview_series(
-    steps: int = OVERVIEW_STEPS,
-    denoise: float = OVERVIEW_DENOISE,
-    *,
-    model: str = "sd1",
-) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Every schedule at full denoise, and what runs at ``denoise`` with full steps."""
-    table = discrete_sigmas("a1111")
-    full: dict[str, list[float]] = {}
-    partial: dict[str, list[float]] = {}
-    for name in SCHEDULES:
-        kwargs = _schedule_kwargs(name, model, DEFAULT_SAMPLER)
-        full[name] = img2img_sigmas(name, steps, 1.0, True, table, **kwargs).tolist()
-        partial[name] = img2img_sigmas(name, steps, denoise, True, table, **kwargs).tolist()
-    return full, partial
-
 
 def build_figures() -> dict[str, bytes]:
     """PNG bytes of every figure in ``assets/``, keyed by file name (deterministic)."""
     plotting = _plotting()
-    ours, default = schedule_runs("simple", 30, 0.4, True)
+    ours, default = sch.schedule_runs("simple", 30, 0.4, True)
     figures = {
         FIGURE_FILES["schedule"]: plotting.schedule_png(
             [
-                (f"Latent Upscale: {_short_label(ours, DEFAULT_SAMPLER)}", ours.sigmas),
-                (f"WebUI default: {_short_label(default, DEFAULT_SAMPLER)}", default.sigmas),
+                (f"Latent Upscale: {sch.short_label(ours)}", ours.sigmas),
+                (f"WebUI default: {sch.short_label(default)}", default.sigmas),
             ],
             title="img2img, 30 steps, denoise 0.4 (SD1 table): what actually runs",
         )
     }
-    full, partial = overview_series()
+    full, partial = sch.overview_series()
+    steps, denoise = sch.OVERVIEW_STEPS, sch.OVERVIEW_DENOISE
     figures[FIGURE_FILES["overview"]] = plotting.overview_png(
         full,
         partial,
         titles=(
-            f"All schedules, {OVERVIEW_STEPS} steps (txt2img / denoise 1)",
-            f"img2img denoise {OVERVIEW_DENOISE:g}, full steps: the {OVERVIEW_STEPS} steps run",
+            f"All schedules, {steps} steps (txt2img / denoise 1)",
+            f"img2img denoise {denoise:g}, full steps: the {steps} steps run",
         ),
     )
     latent = pv.synthetic_latent()
-    size = target_size(latent.shape, 1.5, None)
-    comparison = compare_methods(latent, size, list(METHODS), skip_unavailable=True)
+    size = cmp.target_size(latent.shape, cmp.DEFAULT_SCALE, None)
+    comparison = cmp.compare_methods(latent, size, list(METHODS), skip_unavailable=True)
     figures[FIGURE_FILES["methods"]] = plotting.compare_png(
         latent,
         comparison.outputs,
@@ -568,17 +453,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_list.set_defaults(func=cmd_list)
 
-    scheduler = _name_lookup(SCHEDULES, "scheduler")
     p_sched = sub.add_parser(
         "schedule",
         help="print (and plot) the sigmas an img2img run actually uses",
         description=_wrap(
             "Print, sigma by sigma, what an img2img run with this scheduler, step count, "
             "denoise and full-steps setting samples, next to what the WebUI does by default "
-            "(Automatic schedule for the sampler, steps x denoise). Sigmas come from the "
-            "standard SD1/SDXL discrete noise table computed from the beta schedule; no model "
-            "weights. Defaults show the classic case: 30 steps at denoise 0.4 run 13 steps by "
-            "default and 30 with full steps."
+            "(Automatic schedule for the sampler, steps x denoise). Both come from the same "
+            "plan the extension applies in the WebUI. Sigmas come from the standard SD1/SDXL "
+            "discrete noise table computed from the beta schedule; no model weights. Defaults "
+            "show the classic case: 30 steps at denoise 0.4 run 13 steps by default and 30 "
+            f"with full steps. Schedules longer than {MAX_SCHEDULE_LENGTH:,} steps (full steps "
+            "at a tiny denoise) are refused."
         ),
         epilog=EXIT_CODES_EPILOG,
         formatter_class=formatter,
@@ -586,16 +472,20 @@ def build_parser() -> argparse.ArgumentParser:
     p_sched.add_argument(
         "--scheduler",
         "-s",
-        type=scheduler,
+        type=_scheduler,
         default="simple",
         metavar="NAME",
-        help=f"schedule, by name or label (default: simple); one of: {', '.join(SCHEDULES)}",
+        help="schedule, by name, label or alias, any case (default: simple); one of: "
+        + ", ".join(SCHEDULES),
     )
     p_sched.add_argument(
-        "--steps", type=_positive_int, default=30, help="sampling steps slider (default: 30)"
+        "--steps",
+        type=_steps,
+        default=30,
+        help=f"sampling steps slider, 1 to {MAX_SCHEDULE_LENGTH:,} (default: 30)",
     )
     p_sched.add_argument(
-        "--denoise", type=_denoise, default=0.4, help="denoising strength in (0, 1] (default 0.4)"
+        "--denoise", type=_denoise, default=0.4, help="denoising strength in [0, 1] (default 0.4)"
     )
     p_sched.add_argument(
         "--full-steps",
@@ -611,14 +501,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_sched.add_argument(
         "--table",
-        choices=TABLE_KINDS,
+        choices=tuple(TABLE_KINDS),
         default="a1111",
         help="precision of the discrete sigma table (default: a1111, float32 as in the WebUI)",
     )
     p_sched.add_argument(
         "--sampler",
-        default=DEFAULT_SAMPLER,
-        help="sampler whose Automatic schedule is the WebUI default (default: Euler)",
+        type=_sampler,
+        default=sch.DEFAULT_SAMPLER,
+        metavar="NAME",
+        help="the WebUI's k-diffusion sampler, any case (default: Euler): it picks the "
+        "Automatic schedule, and DPM2, DPM2 a and DPM++ 3M SDE drop the next-to-last sigma; "
+        f"one of: {', '.join(KDIFFUSION_SAMPLERS)}",
     )
     p_sched.add_argument("--plot", type=_png_path, metavar="FILE.png", help="also draw both runs")
     p_sched.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -628,6 +522,11 @@ def build_parser() -> argparse.ArgumentParser:
         textwrap.fill(f"{name}: {text}", 92, initial_indent="  ", subsequent_indent="    ")
         for name, text in pv.METRIC_HELP.items()
     )
+    limits = (
+        f"limits: at most {cmp.MAX_VALUES:,} values (channels x height x width) in the latent "
+        f"and in each output, {cmp.MAX_SIDE} latent pixels per side, latent files up to "
+        f"{cmp.MAX_FILE_BYTES // 2**20} MiB, --scale up to {MAX_SCALE:g}"
+    )
     p_cmp = sub.add_parser(
         "compare",
         help="resize one latent with every method; metrics and a PNG grid",
@@ -635,33 +534,43 @@ def build_parser() -> argparse.ArgumentParser:
             "Resize one latent with each method and print measurable properties; with --out "
             "also write a PNG grid (each channel in gray over the input's range, red/blue "
             "where a method goes above/below it, and an RGB preview through the standard "
-            "latent-to-RGB factors for 4-channel latents). Without a file a built-in, "
-            "deterministic synthetic latent is used. Files: .safetensors (also ComfyUI "
-            ".latent: key latent_tensor, or any single 4-D tensor) or torch .pt/.pth "
+            "latent-to-RGB factors for 4-channel latents; latents with more channels show "
+            "their first four). Without a file a built-in, deterministic synthetic latent is "
+            "used. Files (" + ", ".join(pv.LATENT_FILE_SUFFIXES) + "): safetensors (also "
+            "ComfyUI .latent: key latent_tensor, or any single 4-D tensor) or torch "
             "(a tensor, or a dict with 'samples'). Only the first latent of a batch is used."
-        ),
+        )
+        + "\n\n"
+        + _wrap(limits, "."),
         epilog=f"metrics (all computed in float64 on the CPU):\n{metric_lines}\n\n"
         + EXIT_CODES_EPILOG,
         formatter_class=formatter,
     )
-    p_cmp.add_argument("latent", nargs="?", help="latent file (default: synthetic latent)")
+    p_cmp.add_argument(
+        "latent",
+        nargs="?",
+        help="latent file (" + ", ".join(pv.LATENT_FILE_SUFFIXES) + "; default: synthetic latent)",
+    )
     p_cmp.add_argument(
         "--methods",
         "-m",
         type=_method_list,
         metavar="A,B,...",
-        help=f"comma-separated methods (default: all): {', '.join(METHODS)}",
+        help="comma-separated methods, by name or label, any case (default: all): "
+        + ", ".join(METHODS),
     )
     group = p_cmp.add_mutually_exclusive_group()
     group.add_argument(
-        "--scale", type=_scale, help="resize factor (default: 1.5; sizes are rounded)"
+        "--scale",
+        type=_scale,
+        help=f"resize factor in (0, {MAX_SCALE:g}] (default: 1.5; sizes are rounded)",
     )
     group.add_argument("--size", type=_size, metavar="HxW", help="output size in latent pixels")
     p_cmp.add_argument(
         "--model", choices=pv.MODELS, default="sd1", help="RGB preview factors (default: sd1)"
     )
     p_cmp.add_argument("--out", "-o", type=_png_path, metavar="FILE.png", help="write a PNG grid")
-    p_cmp.add_argument("--seed", type=int, default=0, help="seed of the synthetic latent")
+    p_cmp.add_argument("--seed", type=_seed, default=0, help="seed of the synthetic latent")
     p_cmp.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p_cmp.set_defaults(func=cmd_compare)
 
@@ -688,22 +597,33 @@ def _error(message: object) -> None:
     print(f"{_prog()}: error: {message}", file=sys.stderr)
 
 
+def _quiet_stdout() -> None:
+    """Send what is left of stdout to /dev/null, so nothing fails again when Python exits."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 runtime error, 2 invalid input)."""
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    try:
-        return args.func(args)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+            sys.stdout.flush()
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        try:
+            code = args.func(args)
+        except (ValueError, LookupError) as exc:  # invalid input, found before any output
+            _error(exc)
+            return EXIT_USAGE
+        except BrokenPipeError:
+            raise
+        except Exception as exc:  # a runtime failure, reported without a traceback
+            _error(exc)
+            return EXIT_ERROR
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
-        return EXIT_ERROR
-    except (ValueError, LookupError, FileNotFoundError) as exc:
-        _error(exc)
-        return EXIT_USAGE
-    except Exception as exc:  # anything else is a runtime failure, reported without a traceback
-        _error(exc)
-        return EXIT_ERROR
+        _quiet_stdout()
+        return EXIT_PIPE

@@ -2,21 +2,28 @@
 
 matplotlib is imported inside the functions only, so importing this module never needs it and
 the WebUI extension never loads it. Every function returns PNG bytes: the caller decides where
-they go (written atomically by the CLI). Output is deterministic: default style, no timestamps,
+they go (written atomically by the command). Output is deterministic: default style, no timestamps,
 and the image reduced to a small palette when Pillow is present.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 
-from latent_upscale import preview as pv
+from latent_upscale.command import preview as pv
 
-PLOT_EXTRA_HINT = "install the plot extra: pip install 'latent-upscale[plot]'"
+# how to get matplotlib: the plot extra from a clone of the repository (the package is not on a
+# package index), or matplotlib itself into the Python that runs the command
+PLOT_EXTRA_HINT = (
+    "from a clone of the repository: .venv/bin/pip install -e '.[plot]' "
+    "(or: python -m pip install 'matplotlib>=3.5' with the Python that runs this command)"
+)
 
 _RC = {
     "font.size": 9,
@@ -171,14 +178,20 @@ _UNDER = (0.15, 0.35, 0.9)  # below it
 
 
 def _channel_rgb(channel: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    """Gray image [H, W, 3] of one channel over [lo, hi]; out-of-range pixels red/blue."""
+    """Gray image [H, W, 3] (uint8) of one channel over [lo, hi]; out-of-range pixels red/blue."""
     span = max(hi - lo, 1e-12)
-    value = (channel.double() - lo) / span
+    value = ((channel.double() - lo) / span).unsqueeze(-1)
     tol = pv.OVERSHOOT_TOLERANCE
-    gray = value.clamp(0.0, 1.0).unsqueeze(-1).expand(*value.shape, 3).clone()
-    gray[value > 1.0 + tol] = torch.tensor(_OVER, dtype=gray.dtype)
-    gray[value < -tol] = torch.tensor(_UNDER, dtype=gray.dtype)
-    return gray
+    over = torch.tensor(_OVER, dtype=torch.float64)
+    under = torch.tensor(_UNDER, dtype=torch.float64)
+    gray = value.clamp(0.0, 1.0).expand(*value.shape[:2], 3)
+    image = torch.where(value > 1.0 + tol, over, torch.where(value < -tol, under, gray))
+    return _to_uint8(image)
+
+
+def _to_uint8(image: torch.Tensor) -> torch.Tensor:
+    """An [H, W, 3] image with values in [0, 1] as uint8."""
+    return (image * 255.0).round().clamp(0, 255).to(torch.uint8)
 
 
 def _zoom(image: torch.Tensor, factor: int) -> torch.Tensor:
@@ -186,12 +199,84 @@ def _zoom(image: torch.Tensor, factor: int) -> torch.Tensor:
     return image.repeat_interleave(factor, dim=0).repeat_interleave(factor, dim=1)
 
 
+GRID_CHANNELS = 4  # channels drawn per latent; more are named in the note, not drawn
+
+
 def _cells(latent: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, model: str) -> list:
     """Row images for one latent [1, C, H, W]: up to four channels, then the RGB preview."""
-    rows = [_channel_rgb(latent[0, c], float(lo[c]), float(hi[c])) for c in range(min(len(lo), 4))]
+    shown = min(len(lo), GRID_CHANNELS)
+    rows = [_channel_rgb(latent[0, c], float(lo[c]), float(hi[c])) for c in range(shown)]
     if latent.shape[1] == len(pv.LATENT_RGB_FACTORS[model]):
-        rows.append(pv.latent_to_rgb(latent, model)[0].permute(1, 2, 0).double())
+        rows.append(_to_uint8(pv.latent_to_rgb(latent, model)[0].permute(1, 2, 0).double()))
     return rows
+
+
+_DPI = 100
+_LABEL_PT, _TITLE_PT, _NOTE_PT = 8.0, 9.0, 7.5
+
+
+@functools.cache
+def _text_px(text: str, size: float) -> float:
+    """Width in pixels of one line of ``text`` at ``size`` points in the default font."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    if not text:
+        return 0.0
+    width, _, _ = text_to_path.get_text_width_height_descent(
+        text, FontProperties(size=size), ismath=False
+    )
+    return float(width) * _DPI / 72
+
+
+def _line_px(size: float) -> float:
+    """Height in pixels of one line of text at ``size`` points (with line spacing)."""
+    return size * 1.3 * _DPI / 72
+
+
+def _split_label(label: str, width: float) -> str:
+    """``label`` on one line if it fits ``width`` pixels, else split in two at a '-' or space.
+
+    Of the split points, the one with the narrowest longer line wins; a label without one
+    stays on one line (the column is then widened to it).
+    """
+    if _text_px(label, _LABEL_PT) <= width:
+        return label
+    best, best_width = label, _text_px(label, _LABEL_PT)
+    for i, char in enumerate(label):
+        if char in "- " and 0 < i < len(label) - 1:
+            head = label[: i + 1].rstrip() if char == "-" else label[:i]
+            tail = label[i + 1 :]
+            wide = max(_text_px(head, _LABEL_PT), _text_px(tail, _LABEL_PT))
+            if wide < best_width:
+                best, best_width = f"{head}\n{tail}", wide
+    return best
+
+
+def _wrap_px(text: str, size: float, width: float) -> list[str]:
+    """``text`` broken at spaces into lines of at most ``width`` pixels (long words stay)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and _text_px(f"{lines[-1]} {word}", size) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
+GRID_MAX_CELL = 128  # latent pixels per side drawn per cell; larger outputs show their centre
+
+
+def _window(out_len: int, in_len: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(output range, input range) along one axis drawn in the grid: all of it, or the central
+    ``GRID_MAX_CELL`` output pixels and the input pixels they come from."""
+    if out_len <= GRID_MAX_CELL:
+        return (0, out_len), (0, in_len)
+    start = (out_len - GRID_MAX_CELL) // 2
+    stop = start + GRID_MAX_CELL
+    in_start = start * in_len // out_len
+    in_stop = min(in_len, -(-stop * in_len // out_len))
+    return (start, stop), (in_start, max(in_stop, in_start + 1))
 
 
 def compare_png(
@@ -204,55 +289,102 @@ def compare_png(
     """Grid: the input and each method's output (columns) by channel and RGB preview (rows).
 
     Pixels are magnified by a whole factor and placed 1:1 (no resampling by matplotlib), so
-    what you see is exactly each method's latent pixels.
+    what you see is exactly each method's latent pixels; outputs over ``GRID_MAX_CELL`` pixels
+    per side show their centre (and the input the part it comes from). Columns and rows are at
+    least as wide and tall as their labels, which are split in two lines where a cell is
+    narrow, so labels never overlap. A latent with more than four channels shows its first
+    four, and the note under the grid says so.
     """
     if not outputs:
         raise ValueError("nothing to draw: no method output")
     latent = latent[:1].detach().float().cpu()
+    channels = latent.shape[1]
     lo = latent.amin(dim=(0, 2, 3))
     hi = latent.amax(dim=(0, 2, 3))
-    out_h, out_w = next(iter(outputs.values())).shape[-2:]
+    full_h, full_w = next(iter(outputs.values())).shape[-2:]
+    (y0, y1), (iy0, iy1) = _window(full_h, latent.shape[-2])
+    (x0, x1), (ix0, ix1) = _window(full_w, latent.shape[-1])
+    cropped = (y1 - y0, x1 - x0) != (full_h, full_w)
+    out_h, out_w = y1 - y0, x1 - x0
     zoom = max(1, 100 // max(out_h, out_w))
     cell_h, cell_w = out_h * zoom, out_w * zoom
-    in_zoom = max(1, min(cell_h // latent.shape[-2], cell_w // latent.shape[-1]))
-    columns = [("input", _cells(latent, lo, hi, model), in_zoom)]
+    window = latent[..., iy0:iy1, ix0:ix1]
+    in_zoom = max(1, min(cell_h // window.shape[-2], cell_w // window.shape[-1]))
+    columns = [("input", _cells(window, lo, hi, model), in_zoom)]
     for name, out in outputs.items():
-        columns.append((name, _cells(out[:1].detach().float().cpu(), lo, hi, model), zoom))
+        part = out[:1, :, y0:y1, x0:x1].detach().float().cpu()
+        columns.append((name, _cells(part, lo, hi, model), zoom))
     n_rows = len(columns[0][1])
-    row_labels = [f"channel {c}" for c in range(min(latent.shape[1], 4))]
+    row_labels = [f"channel {c}" for c in range(min(channels, GRID_CHANNELS))]
     if n_rows > len(row_labels):
         row_labels.append(f"RGB ({model.upper()})")
 
-    left, top, bottom = 78, 46, 34
-    width = left + len(columns) * (cell_w + _GAP)
-    height = top + n_rows * (cell_h + _GAP) + bottom
-    mosaic = torch.ones(height, width, 3, dtype=torch.float64)
-    for col, (_, cells, factor) in enumerate(columns):
-        x0 = left + col * (cell_w + _GAP)
-        for row, cell in enumerate(cells):
-            image = _zoom(cell, factor)
-            y0 = top + row * (cell_h + _GAP) + (cell_h - image.shape[0]) // 2
-            x = x0 + (cell_w - image.shape[1]) // 2
-            mosaic[y0 : y0 + image.shape[0], x : x + image.shape[1]] = image
-    pixels = (mosaic * 255.0).round().clamp(0, 255).to(torch.uint8).numpy()
-
-    dpi = 100
     with _style():
-        fig = _figure(width / dpi, height / dpi, dpi)
-        fig.figimage(pixels, xo=0, yo=0, origin="upper")
-        for col, (name, _, factor) in enumerate(columns):
-            x = left + col * (cell_w + _GAP) + cell_w / 2
-            label = name if col else f"input (x{factor} zoom)" if factor != zoom else "input"
-            fig.text(x / width, 1 - (top - 8) / height, label, ha="center", va="bottom", size=8)
-        for row, label in enumerate(row_labels):
-            y = top + row * (cell_h + _GAP) + cell_h / 2
-            fig.text(6 / width, 1 - y / height, label, ha="left", va="center", size=8)
-        if title:
-            fig.text(6 / width, 1 - 6 / height, title, ha="left", va="top", size=9)
+        names = [name for name, _, _ in columns]
+        if in_zoom != zoom:
+            names[0] = f"input (x{in_zoom} zoom)"
+        labels = [_split_label(name, cell_w) for name in names]
+        label_w = max(_text_px(line, _LABEL_PT) for lab in labels for line in lab.split("\n"))
+        pitch_w = max(cell_w, math.ceil(label_w)) + _GAP
+        pitch_h = max(cell_h, math.ceil(_line_px(_LABEL_PT))) + _GAP
+        left = math.ceil(max(_text_px(label, _LABEL_PT) for label in row_labels)) + 14
+        width = left + len(columns) * pitch_w
+        label_lines = max(lab.count("\n") + 1 for lab in labels)
+        title_lines = _wrap_px(title, _TITLE_PT, width - 12) if title else []
         note = (
             "channels: gray over the input channel's min..max; red = above, blue = below "
             "(overshoot)"
             + (f"; RGB via the {model.upper()} latent-to-RGB factors" if n_rows > 4 else "")
+            + (
+                f"; showing channels 0-{GRID_CHANNELS - 1} of {channels} (metrics use all)"
+                if channels > GRID_CHANNELS
+                else ""
+            )
+            + (
+                f"; showing the central {out_h}x{out_w} of {full_h}x{full_w} output pixels"
+                if cropped
+                else ""
+            )
         )
-        fig.text(6 / width, 8 / height, note, ha="left", va="bottom", size=7.5)
-        return _png(fig, colors=256, photo=True, dpi=dpi)
+        note_lines = _wrap_px(note, _NOTE_PT, width - 12)
+        title_h = math.ceil(len(title_lines) * _line_px(_TITLE_PT))
+        top = 8 + title_h + 6 + math.ceil(label_lines * _line_px(_LABEL_PT)) + 4
+        bottom = 10 + math.ceil(len(note_lines) * _line_px(_NOTE_PT))
+        height = top + n_rows * pitch_h + bottom
+
+        mosaic = torch.full((height, width, 3), 255, dtype=torch.uint8)
+        for col, (_, cells, factor) in enumerate(columns):
+            x0 = left + col * pitch_w
+            for row, cell in enumerate(cells):
+                image = _zoom(cell, factor)
+                y = top + row * pitch_h + (pitch_h - _GAP - image.shape[0]) // 2
+                x = x0 + (pitch_w - _GAP - image.shape[1]) // 2
+                mosaic[y : y + image.shape[0], x : x + image.shape[1]] = image
+
+        fig = _figure(width / _DPI, height / _DPI, _DPI)
+        fig.figimage(mosaic.numpy(), xo=0, yo=0, origin="upper")
+        text = {"parse_math": False, "size": _LABEL_PT}
+        for col, label in enumerate(labels):
+            x = left + col * pitch_w + (pitch_w - _GAP) / 2
+            fig.text(
+                x / width,
+                1 - (top - 4) / height,
+                label,
+                ha="center",
+                va="bottom",
+                linespacing=1.1,
+                **text,
+            )
+        for row, label in enumerate(row_labels):
+            y = top + row * pitch_h + (pitch_h - _GAP) / 2
+            fig.text(6 / width, 1 - y / height, label, ha="left", va="center", **text)
+        if title_lines:
+            fig.text(
+                6 / width, 1 - 6 / height, "\n".join(title_lines), ha="left", va="top",
+                **{**text, "size": _TITLE_PT},
+            )  # fmt: skip
+        fig.text(
+            6 / width, 6 / height, "\n".join(note_lines), ha="left", va="bottom",
+            **{**text, "size": _NOTE_PT},
+        )  # fmt: skip
+        return _png(fig, colors=256, photo=True, dpi=_DPI)

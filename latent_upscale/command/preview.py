@@ -1,7 +1,7 @@
 """Look at latents without a VAE: RGB preview, a synthetic test latent, file loading, metrics.
 
 Pure torch (plus safetensors, imported only when a ``.safetensors``/``.latent`` file is read).
-Nothing here needs a GPU, a model or the WebUI; the command-line tool builds on it.
+Nothing here needs a GPU, a model or the WebUI; the ``latent-upscale`` command builds on it.
 """
 
 from __future__ import annotations
@@ -174,11 +174,15 @@ _LOADERS: dict[str, Callable[[Path], torch.Tensor]] = {
     ".pth": _load_torch,
     ".ckpt": _load_torch,
 }
+# the file name endings load_latent reads (the command's help and errors list them)
 LATENT_FILE_SUFFIXES = tuple(_LOADERS)
 
 
-def load_latent(path: str | Path) -> torch.Tensor:
-    """Load a latent [B, C, H, W] (float32, CPU) from a safetensors/``.latent``/torch file."""
+def load_latent(path: str | Path, *, max_bytes: int | None = None) -> torch.Tensor:
+    """Load a latent [B, C, H, W] (float32, CPU) from a safetensors/``.latent``/torch file.
+
+    ``max_bytes`` refuses larger files before anything is read (LatentFileError).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"latent file not found: {path}")
@@ -187,6 +191,12 @@ def load_latent(path: str | Path) -> torch.Tensor:
         raise LatentFileError(
             f"{path}: unsupported file type {path.suffix!r}; "
             f"expected one of: {', '.join(LATENT_FILE_SUFFIXES)}"
+        )
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise LatentFileError(
+            f"{path}: the file has {size:,} bytes; the limit is {max_bytes:,} bytes "
+            f"({max_bytes // 2**20} MiB)"
         )
     return check_latent(loader(path), str(path))
 
@@ -209,10 +219,11 @@ class Metrics:
 
 
 def _power_spectrum(x: torch.Tensor) -> torch.Tensor:
-    """Per-channel 2-D power spectrum |DFT|² of a [B, C, H, W] tensor, mean removed, / pixels²."""
+    """2-D power spectrum |DFT|² of a [B, C, H, W] tensor, mean removed, / pixels², summed over
+    batch and channels (every metric sums over them): [H, W]."""
     x = x - x.mean(dim=(-2, -1), keepdim=True)
     h, w = x.shape[-2:]
-    return torch.fft.fft2(x).abs().square() / float(h * w) ** 2
+    return torch.view_as_real(torch.fft.fft2(x)).square().sum(dim=(0, 1, -1)) / float(h * w) ** 2
 
 
 def _band_radius(h: int, w: int, h_ref: int, w_ref: int) -> torch.Tensor:
@@ -222,41 +233,49 @@ def _band_radius(h: int, w: int, h_ref: int, w_ref: int) -> torch.Tensor:
     return torch.maximum(fy, fx)
 
 
+_EPS = 1e-9  # frequency tolerance at band edges
+
+
+def _upper_band_energy(power: torch.Tensor, h_ref: int, w_ref: int) -> float:
+    """Energy of ``power`` (a spectrum) in 0.25–0.5 cycles per reference pixel."""
+    band = _band_radius(*power.shape[-2:], h_ref, w_ref)
+    mask = (band > 0.25 + _EPS) & (band <= 0.5 + _EPS)
+    return float((power * mask).sum())
+
+
+def _new_high_share(power: torch.Tensor, ref_hw: tuple[int, int]) -> float:
+    """Share of ``power`` (an output's spectrum) above the input's Nyquist frequency."""
+    h_in, w_in = ref_hw
+    h, w = power.shape[-2:]
+    fy = torch.fft.fftfreq(h, dtype=torch.float64).abs().view(h, 1)
+    fx = torch.fft.fftfreq(w, dtype=torch.float64).abs().view(1, w)
+    high = (fy > 0.5 * h_in / h + _EPS) | (fx > 0.5 * w_in / w + _EPS)
+    total = float(power.sum())
+    return float((power * high).sum()) / total if total > 0 else 0.0
+
+
 def detail_kept(out: torch.Tensor, ref: torch.Tensor) -> float:
     """Energy of the output in the input's upper band (0.25–0.5 cycles/input px) / the input's."""
     h_in, w_in = ref.shape[-2:]
-    eps = 1e-9
-    band_in = _band_radius(h_in, w_in, h_in, w_in)
-    band_out = _band_radius(*out.shape[-2:], h_in, w_in)
-    in_mask = (band_in > 0.25 + eps) & (band_in <= 0.5 + eps)
-    out_mask = (band_out > 0.25 + eps) & (band_out <= 0.5 + eps)
-    e_in = float((_power_spectrum(ref.double()) * in_mask).sum())
-    e_out = float((_power_spectrum(out.double()) * out_mask).sum())
+    e_in = _upper_band_energy(_power_spectrum(ref.double()), h_in, w_in)
+    e_out = _upper_band_energy(_power_spectrum(out.double()), h_in, w_in)
     return e_out / e_in if e_in > 0 else math.nan
 
 
 def new_high_frequency(out: torch.Tensor, ref_hw: tuple[int, int]) -> float:
     """Fraction of the output's (mean-removed) spectral energy above the input's Nyquist band."""
-    h_in, w_in = ref_hw
-    h, w = out.shape[-2:]
-    fy = torch.fft.fftfreq(h, dtype=torch.float64).abs().view(h, 1)
-    fx = torch.fft.fftfreq(w, dtype=torch.float64).abs().view(1, w)
-    eps = 1e-9
-    high = (fy > 0.5 * h_in / h + eps) | (fx > 0.5 * w_in / w + eps)
-    power = _power_spectrum(out.double())
-    total = float(power.sum())
-    return float((power * high).sum()) / total if total > 0 else 0.0
+    return _new_high_share(_power_spectrum(out.double()), ref_hw)
 
 
 def overshoot(out: torch.Tensor, ref: torch.Tensor) -> float:
     """Largest excursion of any channel beyond the input channel's [min, max], / its range."""
     out, ref = out.double(), ref.double()
-    lo = ref.amin(dim=(0, 2, 3)).view(1, -1, 1, 1)
-    hi = ref.amax(dim=(0, 2, 3)).view(1, -1, 1, 1)
+    lo, hi = ref.amin(dim=(0, 2, 3)), ref.amax(dim=(0, 2, 3))
     span = (hi - lo).clamp_min(1e-12)
-    excess = torch.maximum(out - hi, lo - out).clamp_min(0.0) / span
-    excess = torch.where(excess > OVERSHOOT_TOLERANCE, excess, torch.zeros_like(excess))
-    return float(excess.max())
+    above = (out.amax(dim=(0, 2, 3)) - hi) / span
+    below = (lo - out.amin(dim=(0, 2, 3))) / span
+    excess = float(torch.maximum(above, below).max().clamp_min(0.0))
+    return excess if excess > OVERSHOOT_TOLERANCE else 0.0
 
 
 def _norms(x: torch.Tensor) -> torch.Tensor:
@@ -289,10 +308,14 @@ def measure(out: torch.Tensor, ref: torch.Tensor) -> Metrics:
             f"expected two [B, C, H, W] latents with the same B and C, "
             f"got {tuple(out.shape)} and {tuple(ref.shape)}"
         )
-    out, ref = out.detach().cpu(), ref.detach().cpu()
+    out, ref = out.detach().cpu().double(), ref.detach().cpu().double()
+    h_in, w_in = ref.shape[-2:]
+    power_out = _power_spectrum(out)  # one FFT of the output serves both spectral metrics
+    e_in = _upper_band_energy(_power_spectrum(ref), h_in, w_in)
+    e_out = _upper_band_energy(power_out, h_in, w_in)
     return Metrics(
-        detail=detail_kept(out, ref),
-        new_high=new_high_frequency(out, tuple(ref.shape[-2:])),
+        detail=e_out / e_in if e_in > 0 else math.nan,
+        new_high=_new_high_share(power_out, (h_in, w_in)),
         overshoot=overshoot(out, ref),
         norm_ratio=norm_ratio(out, ref),
         norm_error=norm_error(out, ref),

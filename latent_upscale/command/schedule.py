@@ -1,0 +1,152 @@
+"""The ``schedule`` command's data: what an img2img job runs, from :func:`plan_img2img`.
+
+Both columns come from the one function that decides what a WebUI img2img job runs
+(:func:`latent_upscale.steps.plan_img2img`): "latent-upscale" with the chosen schedule and full
+steps, "webui-default" with the WebUI's Automatic schedule and its own step rule. Nothing here
+recomputes step counts or slices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from latent_upscale.schedules import AUTOMATIC, KDIFFUSION_SAMPLERS, SCHEDULES, discards_penultimate
+from latent_upscale.steps import Img2ImgPlan, plan_img2img
+from latent_upscale.tables import discrete_sigmas
+
+DEFAULT_SAMPLER = "Euler"
+OVERVIEW_STEPS = 30
+OVERVIEW_DENOISE = 0.4
+
+_SAMPLERS_FOLDED = {name.casefold(): name for name in KDIFFUSION_SAMPLERS}
+
+
+def resolve_sampler(value: str) -> str:
+    """The WebUI's name of a k-diffusion sampler, matched in any letter case."""
+    name = _SAMPLERS_FOLDED.get(value.strip().casefold())
+    if name is None:
+        raise ValueError(
+            f"unknown sampler {value!r}; valid samplers: {', '.join(KDIFFUSION_SAMPLERS)}"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class ScheduleRun:
+    """One column of ``schedule``: a plan and how to name it."""
+
+    label: str  # "latent-upscale" or "webui-default"
+    plan: Img2ImgPlan
+    sampler: str
+
+    @property
+    def sigmas(self) -> list[float]:
+        return [float(v) for v in self.plan.sigmas.tolist()]
+
+    @property
+    def steps_run(self) -> int:
+        return self.plan.steps_run
+
+    @property
+    def start(self) -> int:
+        """Index of the first sigma that runs in the schedule the WebUI builds."""
+        return self.plan.total - self.plan.t_enc - 1
+
+    @property
+    def name(self) -> str:
+        """The schedule's name; Automatic names the sampler it stands for."""
+        if self.plan.schedule == AUTOMATIC:
+            return f"Automatic ({self.sampler})"
+        return self.plan.schedule
+
+    @property
+    def rule(self) -> str:
+        """Which step rule ran."""
+        if self.plan.full_steps:
+            return "full steps"
+        return "steps x denoise"
+
+    def as_json(self) -> dict:
+        plan = self.plan
+        return {
+            "label": self.label,
+            "scheduler": plan.schedule,
+            "sampler": self.sampler,
+            "full_steps": plan.full_steps,
+            "total_steps": plan.total,
+            "t_enc": plan.t_enc,
+            "start": self.start,
+            "steps_run": plan.steps_run,
+            "sigmas": self.sigmas,
+        }
+
+
+def schedule_runs(
+    scheduler: str,
+    steps: int,
+    denoise: float,
+    full_steps: bool,
+    *,
+    model: str = "sd1",
+    table_kind: str = "a1111",
+    sampler: str = DEFAULT_SAMPLER,
+) -> tuple[ScheduleRun, ScheduleRun]:
+    """(what Latent Upscale runs, what the WebUI runs by default) for one img2img setting."""
+    table = discrete_sigmas(table_kind)
+    sdxl = model == "sdxl"
+    ours = plan_img2img(scheduler, steps, denoise, full_steps, table, sampler=sampler, sdxl=sdxl)
+    default = plan_img2img(AUTOMATIC, steps, denoise, False, table, sampler=sampler, sdxl=sdxl)
+    return (
+        ScheduleRun("latent-upscale", ours, sampler),
+        ScheduleRun("webui-default", default, sampler),
+    )
+
+
+def describe_run(run: ScheduleRun) -> str:
+    """One line: how many steps a run takes and where they come from."""
+    return (
+        f"{run.name}, {run.rule}: {run.steps_run} steps run "
+        f"(the WebUI asks for a {run.plan.total}-step schedule and runs it from sigma #{run.start})"
+    )
+
+
+def short_label(run: ScheduleRun) -> str:
+    """Legend text for a run: schedule, step rule and steps run."""
+    rule = "steps × denoise" if run.rule == "steps x denoise" else run.rule
+    return f"{run.name}, {rule} → {run.steps_run} steps"
+
+
+def sampler_note(sampler: str) -> str | None:
+    """A note for samplers that make the WebUI drop the next-to-last sigma."""
+    if discards_penultimate(sampler):
+        return f"{sampler} asks for one sigma more and drops the next-to-last, as in the WebUI"
+    return None
+
+
+def format_schedule_table(ours: ScheduleRun, default: ScheduleRun) -> str:
+    """Side-by-side table of the sigmas, one row per sigma index (``-`` where a run has ended)."""
+    columns = (ours.sigmas, default.sigmas)
+    rows = [f"{'sigma#':>6}  {ours.label:>15}  {default.label:>15}"]
+    for i in range(max(len(c) for c in columns)):
+        cells = [f"{c[i]:15.6f}" if i < len(c) else f"{'-':>15}" for c in columns]
+        rows.append(f"{i:>6}  {cells[0]}  {cells[1]}")
+    return "\n".join(rows)
+
+
+def overview_series(
+    steps: int = OVERVIEW_STEPS,
+    denoise: float = OVERVIEW_DENOISE,
+    *,
+    model: str = "sd1",
+    sampler: str = DEFAULT_SAMPLER,
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Every schedule at full denoise, and what runs at ``denoise`` with full steps."""
+    table = discrete_sigmas("a1111")
+    sdxl = model == "sdxl"
+    full: dict[str, list[float]] = {}
+    partial: dict[str, list[float]] = {}
+    for name in SCHEDULES:
+        for series, strength in ((full, 1.0), (partial, denoise)):
+            plan = plan_img2img(name, steps, strength, True, table, sampler=sampler, sdxl=sdxl)
+            series[name] = plan.sigmas.tolist()
+    return full, partial
