@@ -1,9 +1,11 @@
 """Time and memory of every latent resize method, as ratios measured in the same run.
 
     python benchmarks/bench_upscale.py [--device cpu|cuda] [--quick] [--threads N]
+                                       [--methods a,b,...]
 
-Without --device: CPU, then CUDA too when available. CPU timings use one torch thread unless
---threads says otherwise (see the note printed with the results).
+Without --device: CPU, then CUDA too when available. CPU timings use torch's default thread
+count (all cores, what the WebUI runs with) unless --threads says otherwise; the count is
+printed with the results.
 
 Each figure is a median over interleaved runs (round-robin over the callables compared, so load
 from other processes hits all of them alike) after warm-up runs. Ratios:
@@ -49,6 +51,7 @@ CASES = [
     ((2, 16, 64, 64), (128, 128)),
 ]
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
+DEFAULT_THREADS = torch.get_num_threads()  # before any --threads: torch's default
 TARGETS = {"bislerp_time": 4.0, "bislerp_mem": 3.0, "lanczos_time": 3.0, "torch_time": 1.1}
 
 
@@ -187,7 +190,7 @@ def machine_line(device: torch.device) -> str:
     )
 
 
-def run(device: torch.device, quick: bool) -> int:
+def run(device: torch.device, quick: bool, methods: list[str] | None = None) -> int:
     """Benchmark every method; print the table and the target verdicts; 0 if all targets pass."""
     repeats, warmup = (9, 2) if quick else (41, 5)
     torch_lanczos = has_torch_lanczos(device)
@@ -204,6 +207,8 @@ def run(device: torch.device, quick: bool) -> int:
             bilinear = torch_direct("bilinear")
             case = f"{list(shape)}->{size[0]}x{size[1]} {dname}"
             for name, spec in METHODS.items():
+                if methods and name not in methods:
+                    continue
                 fns: dict[str, Callable[[], object]] = {
                     "method": partial(upscale, x, size, name),
                     "bilinear": partial(bilinear, x, size),
@@ -240,11 +245,12 @@ def print_report(device, rows, verdicts, repeats: int, warmup: int) -> None:
     print(f"Machine: {machine_line(device)}")
     print(f"Median of {repeats} interleaved runs after {warmup} warm-up rounds; ratios per run.")
     if device.type == "cpu":
+        default = " (torch's default)" if torch.get_num_threads() == DEFAULT_THREADS else ""
         print(
-            f"CPU threads: {torch.get_num_threads()} (--threads). With one thread the ratios are"
-            " stable on a shared machine; with several, each OpenMP region can stall for a"
-            " scheduler slice while another process holds a core, which penalises methods made"
-            " of many small ops (bislerp) far more than single-kernel ones."
+            f"CPU threads: {torch.get_num_threads()}{default}, --threads to change. On a shared"
+            " machine each multi-threaded OpenMP region can stall for a scheduler slice while"
+            " another process holds a core, which penalises methods made of many ops (bislerp)"
+            " more than single-kernel ones; --threads 1 gives the most stable ratios."
         )
     if device.type == "cuda":
         print("Memory: torch.cuda.max_memory_allocated during the call minus the memory before.")
@@ -275,6 +281,8 @@ def print_report(device, rows, verdicts, repeats: int, warmup: int) -> None:
         "torch_time": "torch modes time <= {:g}x calling torch directly",
     }
     for key, values in verdicts.items():
+        if not values:
+            continue
         limit = TARGETS[key]
         worst_case, worst = max(values, key=lambda cv: cv[1])
         status = "PASS" if worst <= limit else "FAIL"
@@ -290,11 +298,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="torch CPU threads (default 1: see the note printed with the results)",
+        default=None,
+        help=f"torch CPU threads (default: torch's default, here {DEFAULT_THREADS})",
+    )
+    parser.add_argument(
+        "--methods",
+        type=lambda text: [m.strip() for m in text.split(",") if m.strip()],
+        default=None,
+        help="comma-separated methods to run (default: all)",
     )
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    unknown = sorted(set(args.methods or ()) - set(METHODS))
+    if unknown:
+        parser.error(f"--methods: unknown {', '.join(unknown)}; valid: {', '.join(METHODS)}")
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error("--threads must be >= 1")
+        torch.set_num_threads(args.threads)
     name = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: CUDA is not available in this torch build / machine")
@@ -303,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device is None and name == "cuda":
         devices.insert(0, torch.device("cpu"))  # no --device: CPU and CUDA
     for device in devices:
-        status |= run(device, args.quick)
+        status |= run(device, args.quick, args.methods)
         print()
     return status
 

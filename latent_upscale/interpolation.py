@@ -126,10 +126,15 @@ def _pair_maps(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor | 
     any, [B, 4, ...] fixed weights (K1, K2, O1, O2): w_i += K_i + r·O_i, the maps being 0 there.
     """
     n = x.shape[dim] - 1
-    if x.shape[1] not in (1, 4, 8):
+    floor = math.sqrt(torch.finfo(x.dtype).tiny)
+    if x.shape[1] in (1, 4, 8):
+        unit = x * x  # the squares' buffer then holds the unit vectors
+        norm = _channel_norm_of_squares(unit).clamp_(min=floor)
+        torch.div(x, norm, out=unit)  # as ComfyUI: normalise, then the dot product
+    else:
         x = x.contiguous(memory_format=torch.channels_last)  # row-sum order for the channels
-    norm = _channel_norm(x).clamp_(min=math.sqrt(torch.finfo(x.dtype).tiny))
-    unit = x / norm  # as ComfyUI: normalise, then the dot product
+        norm = torch.linalg.vector_norm(x, dim=1, keepdim=True).clamp_(min=floor)
+        unit = x / norm
     cos = (unit.narrow(dim, 0, n) * unit.narrow(dim, 1, n)).sum(1, keepdim=True)
     del unit
     n1, n2 = norm.narrow(dim, 0, n), norm.narrow(dim, 1, n)
@@ -137,7 +142,7 @@ def _pair_maps(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor | 
     shape[1] = 4
     maps = cos.new_empty(shape)
     angle, inv_sin, slope, lam = (maps.narrow(1, i, 1) for i in range(4))
-    torch.acos(cos.clamp(-1.0, 1.0), out=angle)
+    torch.acos(cos.clamp_(-1.0, 1.0), out=angle)  # clamped: still beyond the thresholds
     torch.reciprocal(torch.sin(angle), out=inv_sin)
     torch.sub(n2, n1, out=slope).mul_(inv_sin).div_(n1)
     torch.div(n1, n2, out=lam)
@@ -327,15 +332,15 @@ def _sqrt_rounded(t: torch.Tensor) -> torch.Tensor:
     return t.sqrt()
 
 
-def _channel_norm(x: torch.Tensor) -> torch.Tensor:
-    """|x| over channels, rounded as ComfyUI's torch.norm over [N, C] rows rounds it."""
-    # The parallel / opposite decisions must agree with ComfyUI's bit for bit (the golden
-    # linspace cases sit within an ulp of its thresholds). For C in (1, 4, 8) an NCHW channel
-    # sum adds in the same order as a row sum (checked on torch 2.13), and vector_norm's
-    # square root is correctly rounded.
-    if x.shape[1] in (1, 4, 8):
-        return _sqrt_rounded((x * x).sum(1, keepdim=True))
-    return torch.linalg.vector_norm(x, dim=1, keepdim=True)
+def _channel_norm_of_squares(squares: torch.Tensor) -> torch.Tensor:
+    """|x| over channels from x·x, rounded as ComfyUI's torch.norm over [N, C] rows rounds it.
+
+    The parallel / opposite decisions must agree with ComfyUI's bit for bit (the golden
+    linspace cases sit within an ulp of its thresholds). For C in (1, 4, 8) an NCHW channel
+    sum adds in the same order as a row sum (checked on torch 2.13), and vector_norm's square
+    root is correctly rounded. (Other C: vector_norm over channels-last rows.)
+    """
+    return _sqrt_rounded(squares.sum(1, keepdim=True))
 
 
 @torch.no_grad()
