@@ -51,6 +51,8 @@ CASES = [
     ((2, 16, 64, 64), (128, 128)),
 ]
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
+STATS = {"median": statistics.median, "min": min}
+LOAD = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
 DEFAULT_THREADS = torch.get_num_threads()  # before any --threads: torch's default
 TARGETS = {"bislerp_time": 4.0, "bislerp_mem": 3.0, "lanczos_time": 3.0, "torch_time": 1.1}
 
@@ -124,9 +126,14 @@ def peak_extra_bytes(fn: Callable[[], torch.Tensor], device: torch.device) -> in
 
 
 def time_interleaved(
-    fns: dict[str, Callable[[], object]], repeats: int, warmup: int, device: torch.device
+    fns: dict[str, Callable[[], object]],
+    repeats: int,
+    warmup: int,
+    device: torch.device,
+    stat: Callable[[list[float]], float] = statistics.median,
 ) -> dict[str, float]:
-    """Median seconds per call of each function, run round-robin ``repeats`` times."""
+    """Seconds per call of each function (``stat`` of its samples: median or min), run
+    round-robin ``repeats`` times."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda *a: None)
     for _ in range(warmup):
         for fn in fns.values():
@@ -142,7 +149,7 @@ def time_interleaved(
             fns[name]()
             sync(device)
             samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return {name: stat(s) for name, s in samples.items()}
 
 
 def torch_direct(name: str) -> Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]:
@@ -190,7 +197,9 @@ def machine_line(device: torch.device) -> str:
     )
 
 
-def run(device: torch.device, quick: bool, methods: list[str] | None = None) -> int:
+def run(
+    device: torch.device, quick: bool, methods: list[str] | None = None, stat: str = "median"
+) -> int:
     """Benchmark every method; print the table and the target verdicts; 0 if all targets pass."""
     repeats, warmup = (9, 2) if quick else (41, 5)
     torch_lanczos = has_torch_lanczos(device)
@@ -220,7 +229,7 @@ def run(device: torch.device, quick: bool, methods: list[str] | None = None) -> 
                     fns["bicubic-aa"] = partial(torch_direct("bicubic-antialiased"), x, size)
                     if torch_lanczos:
                         fns["torch-lanczos"] = partial(torch_lanczos_call, x, size)
-                t = time_interleaved(fns, repeats, warmup, device)
+                t = time_interleaved(fns, repeats, warmup, device, STATS[stat])
                 mem = peak_extra_bytes(partial(upscale, x, size, name), device)
                 ratio = {k: t["method"] / t[k] for k in t if k != "method"}
                 rows.append((case, name, t["method"], ratio, mem / out_bytes))
@@ -232,7 +241,7 @@ def run(device: torch.device, quick: bool, methods: list[str] | None = None) -> 
                     verdicts["lanczos_time"].append((case, ratio["bicubic-aa"]))
                 else:
                     verdicts["torch_time"].append((case, ratio["direct"]))
-    print_report(device, rows, verdicts, repeats, warmup)
+    print_report(device, rows, verdicts, repeats, warmup, stat)
     return 0 if all(v <= TARGETS[k] for k, vs in verdicts.items() for _, v in vs) else 1
 
 
@@ -240,10 +249,15 @@ def _fmt(v: float | None) -> str:
     return "" if v is None else f"{v:.2f}"
 
 
-def print_report(device, rows, verdicts, repeats: int, warmup: int) -> None:
+def print_report(device, rows, verdicts, repeats: int, warmup: int, stat: str) -> None:
     """The markdown table, the method notes and PASS/FAIL per target."""
     print(f"Machine: {machine_line(device)}")
-    print(f"Median of {repeats} interleaved runs after {warmup} warm-up rounds; ratios per run.")
+    if hasattr(os, "getloadavg"):
+        print("Load average before the run (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*LOAD))
+    print(
+        f"{stat.capitalize()} of {repeats} interleaved runs after {warmup} warm-up rounds;"
+        " ratios per run."
+    )
     if device.type == "cpu":
         default = " (torch's default)" if torch.get_num_threads() == DEFAULT_THREADS else ""
         print(
@@ -307,6 +321,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="comma-separated methods to run (default: all)",
     )
+    parser.add_argument(
+        "--stat",
+        choices=sorted(STATS),
+        default="median",
+        help="statistic of each callable's timings (default median; min shows the cost without"
+        " interference from other processes)",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.methods or ()) - set(METHODS))
     if unknown:
@@ -323,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device is None and name == "cuda":
         devices.insert(0, torch.device("cpu"))  # no --device: CPU and CUDA
     for device in devices:
-        status |= run(device, args.quick, args.methods)
+        status |= run(device, args.quick, args.methods, args.stat)
         print()
     return status
 

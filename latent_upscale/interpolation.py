@@ -147,8 +147,14 @@ def _pair_maps(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor | 
     torch.sub(n2, n1, out=slope).mul_(inv_sin).div_(n1)
     torch.div(n1, n2, out=lam)
     # ComfyUI's thresholds, compared in the working dtype as ComfyUI compares them; a NaN cosine
-    # is neither (its pair's outputs become NaN).
-    if not bool((cos.abs() > _PARALLEL_COS).any()):
+    # is neither (its pair's outputs become NaN). The extremes tell whether any pair is special
+    # (one cheap reduction; with a NaN among them, the elementwise test decides).
+    low, high = (float(v) for v in torch.aminmax(cos))
+    parallel_cos, opposite_cos = _thresholds(cos.dtype)
+    if math.isnan(low) or math.isnan(high):
+        if not bool((cos.abs() > _PARALLEL_COS).any()):
+            return maps, None
+    elif opposite_cos <= low and high <= parallel_cos:
         return maps, None
     parallel, opposite = cos > _PARALLEL_COS, cos < _OPPOSITE_COS
     special = parallel.logical_or_(opposite)
@@ -158,6 +164,13 @@ def _pair_maps(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor | 
     fixed.narrow(1, 2, 1).masked_fill_(opposite, -1.0)
     fixed.narrow(1, 3, 1).masked_fill_(opposite, 1.0)
     return maps, fixed
+
+
+@functools.lru_cache(maxsize=8)
+def _thresholds(dtype: torch.dtype) -> tuple[float, float]:
+    """ComfyUI's cosine thresholds rounded to ``dtype``, as a tensor comparison rounds them."""
+    values = torch.tensor([_PARALLEL_COS, _OPPOSITE_COS], dtype=dtype).tolist()
+    return values[0], values[1]
 
 
 def _weights(maps: torch.Tensor, fixed: torch.Tensor | None, r: torch.Tensor, t: torch.Tensor):

@@ -314,3 +314,23 @@ def test_lanczos_non_finite_reaches_exactly_its_taps(dtype, value, hw, size, at)
         assert out[1][hit].isnan().all()
     else:
         assert torch.equal(out[1][hit], (weight[hit].sign() * value))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_bislerp_keeps_comfyui_special_pairs_beside_a_non_finite_value(dtype, bad):
+    """A NaN elsewhere in the latent changes nothing about ComfyUI's parallel rule (the left
+    vector is kept) or its opposite rule (linear blend) for other pairs."""
+    v = torch.tensor([1.0, -2.0, 0.5, 3.0])
+    columns = [v, 2 * v, -v, torch.ones(4), torch.ones(4)]
+    x = torch.stack(columns, dim=-1).reshape(1, 4, 1, 5).repeat(1, 1, 3, 1).to(dtype)
+    x[0, 2, 2, 4] = bad  # far corner
+    out = upscale(x, (3, 10), "bislerp").double()
+    assert torch.isfinite(out[:, :, :2]).all()
+    # 2x: outputs 1, 2 blend pair (v, 2v) at r = 1/4, 3/4: parallel, so v is kept
+    for j in (1, 2):
+        assert torch.equal(out[0, :, 0, j], x[0, :, 0, 0].double())
+    # outputs 3, 4 blend (2v, -v) at r = 1/4, 3/4: opposite, so (1 - r)·2v + r·(-v)
+    for j, r in ((3, 0.25), (4, 0.75)):
+        expected = ((1 - r) * 2 * v + r * -v).to(dtype).double()
+        torch.testing.assert_close(out[0, :, 0, j], expected, atol=2e-2, rtol=1e-2)
