@@ -27,8 +27,8 @@ Kernel = Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]
 # ComfyUI's thresholds on the cosine of two neighbouring vectors (comfy/utils.py bislerp).
 _PARALLEL_COS = 1 - 1e-5
 _OPPOSITE_COS = -1 + 1e-5
-# Up to this many distinct ratios per pass, bislerp runs phase by phase on strided views.
-_MAX_PHASES = 8
+# Up to this many strided groups per pass, bislerp runs on strided views (else it gathers).
+_MAX_GROUPS = 16
 _HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
@@ -191,42 +191,46 @@ def _phase_plan(n_in: int, n_out: int):
     groups (then the pass gathers instead).
 
     With g = gcd(n_in, n_out), p = n_out/g and q = n_in/g, position j + p samples pair k + q
-    at the same ratio (exactly, and bit for bit in ComfyUI's float32 ramp when 2p divides
-    2^24, e.g. for 2x and 4x). A group (j0, k0, count, inner, ratios) covers the positions
-    j0 + p·m + i with the pairs k0 + q·m + inner·i, m < count, i < len(ratios): one strided
-    view of the output and one of the input each. Positions of ratio 0 are copies (j, k).
+    (at the same ratio in exact arithmetic; ComfyUI's float32 ramp can differ in the last
+    bits, so the ratios are kept per position). A group (j0, k0, count, inner, ratios) covers
+    the positions j0 + p·m + i with the pairs k0 + q·m + inner·i, m < count, i < width, at
+    ratios[m][i]: one strided view of the output and one of the input each. Positions past
+    the last pair, and those of ratio 0 that start no run, are copies (j, k) of the input.
     """
     g = math.gcd(n_in, n_out)
     p, q = n_out // g, n_in // g
-    if p > _MAX_PHASES:
-        return None
-    left, _, ratio = _bislerp_coords(n_in, n_out)
-    left, ratio = left.tolist(), ratio.tolist()
+    left, right, ratio = (t.tolist() for t in _bislerp_coords(n_in, n_out))
     runs, copies, last = [], [], {}
-    for j, (k, r) in enumerate(zip(left, ratio, strict=True)):
-        if r == 0.0:
-            copies.append((j, k))
-            continue
+    for j, (k, k2, r) in enumerate(zip(left, right, ratio, strict=True)):
         run = last.get(j % p)
-        if run and k == run[1] + q * run[2] and r == run[3] and j == run[0] + p * run[2]:
-            run[2] += 1
+        if k2 == k:  # no right neighbour
+            copies.append((j, k))
+        elif run and k == run[1] + q * len(run[2]) and j == run[0] + p * len(run[2]):
+            run[2].append(r)
+        elif r == 0.0:
+            copies.append((j, k))
         else:
-            last[j % p] = run = [j, k, 1, r]
+            last[j % p] = run = [j, k, [r]]
             runs.append(run)
-    groups: list[list] = []
-    for j0, k0, count, r in sorted(runs):
+    groups: list[list] = []  # [j0, k0, inner, ratios per run]
+    for j0, k0, rs in sorted(runs):
         if groups:
-            gj, gk, gcount, inner, ratios = groups[-1]
-            width = len(ratios)
+            gj, gk, inner, columns = groups[-1]
+            width = len(columns)
             step = k0 - gk if width == 1 else inner
-            if count == gcount and j0 == gj + width and k0 == gk + step * width and step >= 0:
-                groups[-1][3] = step
-                ratios.append(r)
+            fits = len(rs) == len(columns[0]) and j0 == gj + width
+            if fits and step >= 0 and k0 == gk + step * width:
+                groups[-1][2] = step
+                columns.append(rs)
                 continue
-        groups.append([j0, k0, count, 0, [r]])
-    if len(groups) > 2 * _MAX_PHASES:
+        groups.append([j0, k0, 0, [rs]])
+    if len(groups) > _MAX_GROUPS:
         return None
-    return p, q, tuple((j, k, c, s, tuple(rs)) for j, k, c, s, rs in groups), tuple(copies)
+    plan = tuple(
+        (j0, k0, len(columns[0]), inner, tuple(zip(*columns, strict=True)))
+        for j0, k0, inner, columns in groups
+    )
+    return p, q, plan, tuple(copies)
 
 
 def _lanes(t: torch.Tensor, dim: int, start: int, count: int, step: int, width: int, inner: int):
@@ -240,10 +244,11 @@ def _lanes(t: torch.Tensor, dim: int, start: int, count: int, step: int, width: 
 
 
 def _ratio_shapes(ratios, dim: int, ndim: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """``ratios`` as r and (1 - r, r) tensors on ``device`` that broadcast along axis ``dim``."""
+    """``ratios`` (a list, or a [count][width] table) as r and (1 - r, r) tensors on
+    ``device`` that broadcast along axis ``dim`` (and ``dim + 1`` for a table)."""
     r = torch.tensor(ratios, dtype=torch.float64)
     shape = [1] * ndim
-    shape[dim] = len(ratios)
+    shape[dim : dim + r.dim()] = r.shape
     t = torch.stack([1.0 - r, r]).reshape([1, 2, *shape[2:]])
     return r.reshape(shape).to(device, dtype), t.to(device, dtype)
 
@@ -253,7 +258,7 @@ def _phase_tensors(plan, dim: int, device: torch.device, dtype: torch.dtype):
     """Device tensors for a phase plan: (r, t) per group, and the copies' output and input
     indices (cached: no host-to-device copy per call)."""
     _, _, groups, copies = plan
-    ratios = [_ratio_shapes(g[4], dim + 1, 5, device, dtype) for g in groups]
+    ratios = [_ratio_shapes(g[4], dim, 5, device, dtype) for g in groups]
     if not copies:
         return ratios, None
     js, ks = zip(*copies, strict=True)
@@ -268,7 +273,7 @@ def _pass_phased(x: torch.Tensor, dim: int, size: int, plan, maps, fixed) -> tor
     shape[dim] = size
     out = x.new_empty(shape)
     for (j0, k0, count, inner, rs), (r, t) in zip(groups, ratios, strict=True):
-        width = len(rs)
+        width = len(rs[0])
         w = _weights(
             _lanes(maps, dim, k0, count, q, width, inner),
             None if fixed is None else _lanes(fixed, dim, k0, count, q, width, inner),
@@ -278,7 +283,7 @@ def _pass_phased(x: torch.Tensor, dim: int, size: int, plan, maps, fixed) -> tor
         dst = _lanes(out, dim, j0, count, p, width, 1)
         torch.mul(_lanes(x, dim, k0, count, q, width, inner), w.narrow(1, 0, 1), out=dst)
         dst.addcmul_(_lanes(x, dim, k0 + 1, count, q, width, inner), w.narrow(1, 1, 1))
-    if copy_index is not None:  # ratio 0: the left vector itself
+    if copy_index is not None:  # the left vector itself
         out.index_copy_(dim, copy_index[0], x.index_select(dim, copy_index[1]))
     return out
 

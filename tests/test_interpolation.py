@@ -397,7 +397,7 @@ def test_bislerp_strided_and_gathered_paths_agree(shape, factor, seed, special):
     size = (shape[2] * factor[1] // factor[0] or 1, shape[3] * factor[1] // factor[0] or 1)
     phased = upscale(x, size, "bislerp")
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(interpolation, "_MAX_PHASES", 0)
+        m.setattr(interpolation, "_MAX_GROUPS", 0)
         interpolation._phase_plan.cache_clear()
         gathered = upscale(x, size, "bislerp")
     interpolation._phase_plan.cache_clear()
