@@ -97,7 +97,8 @@ def _lacks_half_kernel(error: BaseException) -> bool:
 # linearly ((1 - r), r). A zero vector's unit vector is 0, as in ComfyUI (so its cosine with
 # any neighbour is 0: a right angle). Norms are floored at ε = sqrt(smallest normal number)
 # (b/ε instead of b/|b| below it), which keeps every weight finite and the result continuous.
-# Regular scales (2x, 4x, ...) run phase by phase on strided views; others gather per pixel.
+# Scales of a short period (2x, 4x, 1.5x, 1.25x, ...) run on strided views (one group of
+# views for several phases at once); others gather per pixel.
 
 _P_ANGLE, _P_INV_SIN, _P_SLOPE, _P_LAMBDA = 0, 1, 2, 3  # channels of the pair maps
 
