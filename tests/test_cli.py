@@ -652,8 +652,8 @@ def test_compare_method_names_labels_and_aliases(capsys, value):
         (["--size", "1025x4"], "1024"),
         (["--scale", "16"], "(0, 8]"),
         (["--scale", "0"], "(0, 8]"),
-        (["--size", "1024x1024"], "1,048,576"),
-        (["--size", "600x600"], "1,048,576"),
+        (["--size", "1024x1024"], "524,288"),
+        (["--size", "600x600"], "524,288"),
         (["--seed", "-1"], "seed"),
     ],
 )
@@ -667,11 +667,11 @@ def test_compare_over_the_limits_exits_2_before_resizing(capsys, monkeypatch, ar
 
 def test_compare_refuses_a_large_input_latent(capsys, tmp_path, monkeypatch):
     path = tmp_path / "big.pt"
-    torch.save(torch.zeros(1, 16, 300, 300), path)  # 1,440,000 values
+    torch.save(torch.zeros(1, 16, 200, 200), path)  # 640,000 values
     monkeypatch.setattr(cmp, "upscale", lambda *a, **k: pytest.fail("resized"))
     code, _, err = run(capsys, "compare", str(path), "--scale", "0.5")
     assert code == 2
-    assert "1,440,000" in err
+    assert "640,000" in err
     assert str(path) in err
 
 
@@ -686,9 +686,9 @@ def test_compare_refuses_a_large_file_before_reading_it(capsys, tmp_path, monkey
 
 
 def test_compare_at_the_limit_is_accepted(capsys):
-    data = compare_json(capsys, "--methods", "nearest-exact", "--size", "512x512")
-    assert data["output_size"] == [512, 512]
-    assert cmp.MAX_VALUES == 4 * 512 * 512
+    data = compare_json(capsys, "--methods", "nearest-exact", "--size", "512x256")
+    assert data["output_size"] == [512, 256]
+    assert cmp.MAX_VALUES == 4 * 512 * 256
 
 
 # --- the picture grid --------------------------------------------------------------------------
@@ -838,6 +838,27 @@ def test_readme_main_command_parses_with_our_cli():
     assert argv[0] == "schedule"
     args = cli.build_parser().parse_args(argv)
     assert args.func is cli.cmd_schedule
+
+
+def test_readme_explains_which_torch_and_how_to_get_a_cpu_build():
+    text = _readme()
+    assert "--index-url https://download.pytorch.org/whl/cpu" in text
+    assert "CUDA build" in text
+    hosts = set(re.findall(r"https?://([\w.-]+)", text.split("## Development", 1)[1]))
+    assert hosts <= {"download.pytorch.org"}, hosts
+
+
+def test_readme_command_limits_and_exit_codes_match_the_code():
+    text = _readme()
+    section = text.split("**Limits.**", 1)[1].split("## Supported WebUIs", 1)[0]
+    assert f"| {MAX_SCHEDULE_LENGTH:,} steps |" in section
+    assert f"| {cmp.MAX_VALUES:,} (" in section
+    assert f"| {cmp.MAX_SIDE} latent pixels |" in section
+    assert f"| {cli.MAX_SCALE:g} |" in section
+    assert f"| {cmp.MAX_FILE_BYTES // 2**20} MiB |" in section
+    assert f"| `{cli.EXIT_PIPE}` |" in section
+    assert cli.PLOT_INSTALL in section
+    assert "latent-upscale[plot]" not in text
 
 
 def test_readme_test_command():

@@ -14,7 +14,7 @@ DEFAULT_SCALE = 1.5
 # Limits that keep every accepted input within a few seconds and a few hundred MB of memory on
 # a 2-core machine (measured worst cases: see the README's command section). Checked before
 # anything large is read or allocated.
-MAX_VALUES = 2**20  # channels x height x width of the latent compared and of each output
+MAX_VALUES = 2**19  # channels x height x width of the latent compared and of each output
 MAX_SIDE = 1024  # latent pixels along either side (8192 image pixels)
 MAX_FILE_BYTES = 64 * 2**20  # a latent file (a batch; only its first latent is used)
 
@@ -33,7 +33,7 @@ def check_size(channels: int, height: int, width: int, what: str) -> None:
     if values > MAX_VALUES:
         raise SizeLimitError(
             f"{what}: {channels} x {height} x {width} = {values:,} values is over the limit of "
-            f"{MAX_VALUES:,} values (e.g. 4 channels at 512x512 or 16 at 256x256 latent pixels)"
+            f"{MAX_VALUES:,} values (e.g. 4 channels at 512x256 or 16 at 256x128 latent pixels)"
         )
 
 

@@ -105,8 +105,8 @@ def schedule_runs(
 def describe_run(run: ScheduleRun) -> str:
     """One line: how many steps a run takes and where they come from."""
     return (
-        f"{run.name}, {run.rule}: {run.steps_run} steps run "
-        f"(the WebUI asks for a {run.plan.total}-step schedule and runs it from sigma #{run.start})"
+        f"{run.name}, {run.rule}: {run.steps_run} steps run, "
+        f"from sigma #{run.start} of a {run.plan.total}-step schedule"
     )
 
 
