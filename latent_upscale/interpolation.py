@@ -236,18 +236,24 @@ def _phase_plan(n_in: int, n_out: int):
 
 def _lanes(t: torch.Tensor, dim: int, start: int, count: int, step: int, width: int, inner: int):
     """View of ``t`` with axis ``dim`` replaced by (count, width): entry (m, i) is index
-    start + step·m + inner·i of ``dim``."""
+    start + step·m + inner·i of ``dim``. Along the last axis the two come swapped, (width,
+    count), so that the long one is innermost (a short innermost loop is several times
+    slower)."""
     size, stride = list(t.shape), list(t.stride())
     s = stride[dim]
-    size[dim : dim + 1] = [count, width]
-    stride[dim : dim + 1] = [s * step, s * inner]
+    swap = dim == t.dim() - 1
+    size[dim : dim + 1] = [width, count] if swap else [count, width]
+    stride[dim : dim + 1] = [s * inner, s * step] if swap else [s * step, s * inner]
     return t.as_strided(size, stride, t.storage_offset() + start * s)
 
 
 def _ratio_shapes(ratios, dim: int, ndim: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """``ratios`` (a list, or a [count][width] table) as r and (1 - r, r) tensors on
-    ``device`` that broadcast along axis ``dim`` (and ``dim + 1`` for a table)."""
+    ``device`` that broadcast along axis ``dim`` (and ``dim + 1`` for a table, swapped as
+    _lanes swaps them along the last axis)."""
     r = torch.tensor(ratios, dtype=torch.float64)
+    if r.dim() == 2 and dim + 2 == ndim:
+        r = r.t()
     shape = [1] * ndim
     shape[dim : dim + r.dim()] = r.shape
     t = torch.stack([1.0 - r, r]).reshape([1, 2, *shape[2:]])
