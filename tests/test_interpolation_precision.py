@@ -334,3 +334,13 @@ def test_bislerp_keeps_comfyui_special_pairs_beside_a_non_finite_value(dtype, ba
     for j, r in ((3, 0.25), (4, 0.75)):
         expected = ((1 - r) * 2 * v + r * -v).to(dtype).double()
         torch.testing.assert_close(out[0, :, 0, j], expected, atol=2e-2, rtol=1e-2)
+
+
+def test_lanczos_huge_finite_values_stay_finite():
+    """Values whose sum overflows float32 are still finite: the result is the plain filter."""
+    x = torch.full((1, 4, 32, 32), 1e38) * (1 + 0.01 * randn((1, 4, 32, 32), seed=10))
+    assert not torch.isfinite(x.sum())
+    out = upscale(x, (48, 40), "lanczos")
+    assert torch.isfinite(out).all()
+    ref = upscale(x.double(), (48, 40), "lanczos")
+    torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=0)
