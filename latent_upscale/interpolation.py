@@ -111,7 +111,9 @@ def _bislerp_coords(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, 
     of 1e-7 several hundred times.
     """
     ramp = torch.arange(n_in, dtype=torch.float32).reshape(1, 1, 1, n_in)
-    pos = F.interpolate(ramp, size=(1, n_out), mode="bilinear", align_corners=False).flatten()
+    with _autocast_off("cpu"):  # cached for good: never in bfloat16 (a CUDA latent's job)
+        pos = F.interpolate(ramp, size=(1, n_out), mode="bilinear", align_corners=False)
+    pos = pos.flatten()
     left = pos.long()
     ratio = (pos - pos.floor()).double()
     # ComfyUI interpolates a second ramp for the right index; float rounding there can skip a
