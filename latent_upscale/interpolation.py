@@ -374,10 +374,19 @@ def _channel_norm_of_squares(squares: torch.Tensor) -> torch.Tensor:
 def _bislerp(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """ComfyUI's bislerp (comfy/utils.py): slerp of channel vectors, width pass then height pass.
 
+    Per pair of neighbours b1, b2 and ratio r (ComfyUI's float32 ratios): b1 if their cosine
+    is above 1 - 1e-5, (1 - r)·b1 + r·b2 if below -1 + 1e-5, else the slerp of the unit vectors
+    times (1 - r)|b1| + r|b2|; a zero vector's unit vector is 0 (a right angle to anything), so
+    next to b it gives r·sin(r·π/2)·b (b on the right) or (1 - r)·sin((1 - r)·π/2)·b (b on the
+    left). No threshold on lengths: however short, a vector keeps its direction.
+
     Computed in float32 (float64 for float64 input). Where it differs from ComfyUI: the right
     neighbour is always left + 1 (ComfyUI's float32 ramp can skip a column), float64 input
     stays float64, and vectors shorter than ε (1.1e-19 in float32) are scaled by 1/ε instead
-    of normalised (ComfyUI's norm underflows to 0 there, making them zero vectors). Not
+    of normalised (ComfyUI's norm underflows to 0 there, making them zero vectors), which keeps
+    the result continuous. A vector that is rounding residue (e.g. the blend of two nearly
+    opposite neighbours) has a direction made of rounding noise, here as in ComfyUI, so next
+    to it the two can differ by up to about r times the neighbour's length. Not
     differentiable (in-place arithmetic; it runs under no_grad).
     """
     wide = torch.float64 if x.dtype == torch.float64 else torch.float32
@@ -571,9 +580,11 @@ def upscale(latent: torch.Tensor, size: Sequence[int], method: str) -> torch.Ten
     NaN and ±inf stay local, on every device and in every dtype: they reach only the outputs
     whose taps include them (for bislerp, the outputs of the neighbour pairs they belong to, in
     every channel; for the other methods, only their own channel). All other outputs are what
-    they would be with a finite value in their place. Errors of the underlying kernels, out of
-    memory included, are raised unchanged; only a torch mode without a float16/bfloat16 kernel
-    on the device is retried in float32 there.
+    they would be with a finite value in their place. (torch's antialias kernels read wrong taps
+    for an output width of 1 when the height changes; their values are wrong there too.)
+
+    Errors of the underlying kernels, out of memory included, are raised unchanged; only a
+    torch mode without a float16/bfloat16 kernel on the device is retried in float32 there.
     """
     spec = METHODS.get(method) if isinstance(method, str) else None
     if spec is None:
