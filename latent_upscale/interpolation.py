@@ -468,7 +468,7 @@ def _lanczos(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 # --- registry and entry point --------------------------------------------------------------
 
-# name, UI label, torch mode (None: our kernel), antialias, one-sentence help for the UI.
+# name, UI label, torch interpolate mode or our kernel, antialias, one-sentence help for the UI.
 _TABLE = (
     ("nearest", "Nearest", "nearest", False,
      "Copies the pixel up-left of each sample (torch's half-pixel-shifted 'nearest'); only to"
@@ -489,28 +489,23 @@ _TABLE = (
     ("area", "Area", "area", False,
      "Averages the latent pixels each output pixel covers; best for downscaling, like"
      " nearest for integer upscales."),
-    ("bislerp", "Bislerp", None, False,
+    ("bislerp", "Bislerp", _bislerp, False,
      "ComfyUI's spherical blend of the channel vectors, keeping their length; for upscales"
      " that should look less washed out than bilinear."),
-    ("lanczos", "Lanczos", None, False,
+    ("lanczos", "Lanczos", _lanczos, False,
      "Lanczos-3 (Pillow's filter, no clipping); the sharpest for large upscales and clean"
      " downscales, with slight ringing at edges."),
 )  # fmt: skip
-_KERNELS: dict[str, Kernel] = {"bislerp": _bislerp, "lanczos": _lanczos}
 
-METHODS: Mapping[str, Method] = MappingProxyType(
-    {
-        name: Method(
-            name,
-            label,
-            help_text,
-            mode,
-            antialias,
-            _torch_kernel(mode, antialias) if mode else _KERNELS[name],
-        )
-        for name, label, mode, antialias, help_text in _TABLE
-    }
-)
+
+def _method(name: str, label: str, run: str | Kernel, antialias: bool, help_text: str) -> Method:
+    """A registry entry from a table row: ``run`` is a torch interpolate mode or our kernel."""
+    if isinstance(run, str):
+        return Method(name, label, help_text, run, antialias, _torch_kernel(run, antialias))
+    return Method(name, label, help_text, None, antialias, run)
+
+
+METHODS: Mapping[str, Method] = MappingProxyType({row[0]: _method(*row) for row in _TABLE})
 
 _SIZE_RULE = "size must be (height, width): two integers >= 1"
 
