@@ -300,39 +300,52 @@ class Checker:
         self.shot("pasted")
         self.report("paste (↙) selects the script and restores the controls", ok, detail)
 
-    def check_pnginfo(self) -> None:
+    def generated_png(self) -> tuple[bytes, str]:
+        """The job's output image as the page serves it, and where it came from."""
         page = self.page
-        src = page.locator("#img2img_gallery img").first.get_attribute("src") or ""
+        images = page.locator("#img2img_gallery img")
+
+        def first_src() -> str:
+            srcs = [images.nth(i).get_attribute("src") or "" for i in range(images.count())]
+            return next((x for x in srcs if x), "")
+
+        self.wait_for(lambda: bool(first_src()), timeout_ms=min(self.timeout_ms, 20000))
+        src = first_src()
         if src.startswith("data:"):
-            data = base64.b64decode(src.split(",", 1)[1])
-        else:
-            response = page.request.get(
-                src if "://" in src else page.url.rstrip("/") + "/" + src.lstrip("/")
-            )
-            data = response.body()
+            return base64.b64decode(src.split(",", 1)[1]), "data: URL"
+        address = src if "://" in src else page.url.rstrip("/") + "/" + src.lstrip("/")
+        return page.request.get(address).body(), src
+
+    def check_pnginfo(self) -> None:
+        name = "PNG Info -> Send to img2img restores the script"
+        page = self.page
+        data, src = self.generated_png()
+        if not data.startswith(b"\x89PNG"):
+            self.report(name, False, f"the gallery image ({src[:120]}) is not a PNG")
+            return
         self.reset_script(DECOY_VALUES)
         self.tab("PNG Info")
+        panel = page.locator("#tab_pnginfo")
+        read, uploads = False, 0
         with tempfile.TemporaryDirectory() as tmp:
             image = Path(tmp) / "generated.png"
             image.write_bytes(data)
-            page.locator("#pnginfo_image input[type=file]").first.set_input_files(str(image))
-        panel = page.locator("#tab_pnginfo")
-        read = self.wait_for(
-            lambda: "Latent upscale method" in panel.inner_text(),
-            timeout_ms=min(self.timeout_ms, 30000),
-        )
+            while not read and uploads < 2:  # once more if the first upload was not taken
+                uploads += 1
+                page.locator("#pnginfo_image input[type=file]").first.set_input_files(str(image))
+                read = self.wait_for(
+                    lambda: "Latent upscale method" in panel.inner_text(),
+                    timeout_ms=min(self.timeout_ms, 20000),
+                )
         self.shot("pnginfo")
         if not read:
-            self.report(
-                "PNG Info -> Send to img2img restores the script",
-                False,
-                "PNG Info shows no Latent Upscale parameters",
-            )
+            shown = panel.inner_text().replace("\n", " | ")[:200]
+            self.report(name, False, f"PNG Info shows no Latent Upscale parameters: {shown!r}")
             return
         panel.get_by_role("button", name="Send to img2img").first.click()
         ok, detail = self.restored(JOB_VALUES)
         self.shot("sent-to-img2img")
-        self.report("PNG Info -> Send to img2img restores the script", ok, detail)
+        self.report(name, ok, detail + (" (after a second upload)" if uploads > 1 else ""))
 
     def check_xyz(self) -> None:
         page = self.page
