@@ -19,7 +19,15 @@ BUILT_IN = (  # the six latent upscalers every supported host has (hosts notes, 
     "Latent (nearest)",
     "Latent (nearest-exact)",
 )
-OURS = {"Latent (area)": "area", "Latent (bislerp)": "bislerp", "Latent (lanczos)": "lanczos"}
+# the host's six built-ins run torch's nearest, nearest-exact, bilinear (+aa) and bicubic (+aa):
+# every other registry method joins as "Latent (<name>)" (today area, bislerp and lanczos)
+HOST_MODES = {("nearest", False), ("nearest-exact", False), ("bilinear", False),
+              ("bilinear", True), ("bicubic", False), ("bicubic", True)}  # fmt: skip
+OURS = {
+    f"Latent ({name})": name
+    for name, method in METHODS.items()
+    if (method.mode, method.antialias) not in HOST_MODES
+}
 PIXEL = ("Lanczos", "Nearest")  # the stub's pixel upscalers
 FIRST = (8, 6)  # first-pass latent: 64 x 48 pixels
 SCALE = 1.5
@@ -78,7 +86,7 @@ def test_registered_once_across_reloads(host, capsys):
     assert "upscalers added" not in capsys.readouterr().out
     host.start_ui()  # "Reload UI" builds the tab again
     choices = host.txt2img_ui.hr_upscaler.choices
-    assert [choices.count(name) for name in OURS] == [1, 1, 1]
+    assert [choices.count(name) for name in OURS] == [1] * len(OURS)
     _, processed = hires(host, "Latent (bislerp)")
     assert torch.equal(
         processed.sampler_runs[-1]["x"], upscale(first_pass(host), TARGET, "bislerp")
