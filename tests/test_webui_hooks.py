@@ -42,10 +42,6 @@ def run(host, p, chosen):
     return host.webui.run_job(p, chosen)
 
 
-def host_label(host, name):
-    return host.webui.host_label(name)
-
-
 # ---------------------------------------------------------------------------------------------
 # The resize
 
@@ -126,6 +122,13 @@ def test_each_schedule_reaches_the_sampler_with_the_webui_slice(host, name, full
     want = expected_sigmas(name, 12, 0.4, full_steps, p.sampler.model_wrap.sigmas)
     torch.testing.assert_close(ran["sigmas"], want, rtol=2e-6, atol=1e-7)
     assert ran["sigmas"].dtype == torch.float32
+    # and, independently of the plan: the step count the rule promises, sigmas going down
+    steps_run = ran["sigmas"].numel() - 1
+    if full_steps:
+        assert steps_run == 12  # exactly the slider
+    elif name not in ("ddim_uniform", "beta_comfyui"):  # their grids are longer / merged
+        assert steps_run == int(0.4 * 12) + 1  # the WebUI's rule: t_enc + 1
+    assert bool((ran["sigmas"][:-1] > ran["sigmas"][1:]).all())
 
 
 @pytest.mark.parametrize("name", ["automatic", "simple", "ddim_uniform", "beta_comfyui"])

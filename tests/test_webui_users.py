@@ -316,3 +316,77 @@ def test_the_method_control_and_the_readme_agree_on_nearest_exact():
     row = next(line for line in readme.splitlines() if line.startswith("| `nearest-exact` |"))
     assert re.search(r"denoise ≳ 0\.5", row)
     assert re.search(r"nearest-exact[^.]*denoise 0\.5 or more", ui.METHOD_INFO)
+
+
+# ---------------------------------------------------------------------------------------------
+# Found in review: wrapper chains, the WebUI's global step setting, early step-rule calls
+
+
+def test_a_wrapper_put_around_ours_during_a_job_does_not_recurse(host, monkeypatch):
+    functional = torch.nn.functional
+    monkeypatch.setattr(functional, "interpolate", functional.interpolate)  # undone after
+    with host.webui.redirect_interpolate(lambda input, call: None):
+        seen = functional.interpolate  # ours, while a job runs
+
+        def theirs(*args, **kwargs):  # another extension's permanent wrapper
+            return seen(*args, **kwargs)
+
+        functional.interpolate = theirs
+    for method in ("bislerp", "lanczos"):  # later jobs run through their wrapper and ours
+        p = host.img2img(SIZE)
+        host.webui.run_job(p, settings(host, method))
+        want = upscale(encoded(host, p), TARGET, method)
+        torch.testing.assert_close(p.init_latent, want, rtol=0, atol=0)
+    plain = host.img2img(SIZE)
+    host.processing.process_images(plain)
+    bilinear = torch.nn.functional.interpolate(encoded(host, plain), size=TARGET, mode="bilinear")
+    assert torch.equal(plain.init_latent, bilinear)
+    assert functional.interpolate is theirs  # theirs stays; ours is only inside it
+
+
+def test_ours_put_back_by_another_extension_after_the_job_does_not_recurse(host, monkeypatch):
+    functional = torch.nn.functional
+    monkeypatch.setattr(functional, "interpolate", functional.interpolate)
+    with host.webui.redirect_interpolate(lambda input, call: None):
+        saved = functional.interpolate  # another extension saves the current (ours) ...
+        functional.interpolate = lambda *a, **k: saved(*a, **k)  # ... patches ...
+    functional.interpolate = saved  # ... and restores ours after our job ended
+    p = host.img2img(SIZE)
+    host.webui.run_job(p, settings(host, "bislerp"))
+    torch.testing.assert_close(p.init_latent, upscale(encoded(host, p), TARGET, "bislerp"))
+    plain = host.img2img(SIZE)
+    host.processing.process_images(plain)  # no RecursionError, the host's bilinear
+    assert plain.init_latent.shape[-2:] == TARGET
+
+
+def test_the_webuis_global_full_steps_setting_counts(host):
+    host.shared.opts._stub_set("img2img_fix_steps", True)  # the user's setting, on
+    p = host.img2img(SIZE, steps=4, denoising_strength=0.0002)
+    with pytest.raises(ValueError, match=f"the limit is {MAX_SCHEDULE_LENGTH} schedule steps"):
+        host.webui.run_job(p, settings(host, "area", "karras", full_steps=False))
+    assert p.init_latent is None
+    p = host.img2img(SIZE, steps=10, denoising_strength=0.5)
+    processed = host.webui.run_job(p, settings(host, "area", "karras", full_steps=False))
+    ran = processed.sampler_runs[0]
+    assert ran["sigmas"].numel() == 11  # the host ran full steps: so the infotext says so
+    assert "Latent upscale full steps: True" in processed.info
+
+
+def test_an_extension_asking_the_step_rule_before_init_is_fine(host):
+    asked = []
+
+    class Scripts:  # an always-on script whose process() reads the job's step counts
+        def before_process(self, p):
+            pass
+
+        def process(self, p):
+            asked.append(host.modules.sd_samplers_common.setup_img2img_steps(p))
+
+        def before_process_init_images(self, p, pp):
+            pass
+
+    p = host.img2img(SIZE, steps=10, denoising_strength=0.5)
+    p.scripts = Scripts()
+    processed = host.webui.run_job(p, settings(host, "bislerp", "karras"))
+    assert asked == [(10, 5)]  # the WebUI's own rule: the job's sampling had not begun
+    assert processed.sampler_runs[0]["sigmas"].numel() == 11  # full steps in the sampling

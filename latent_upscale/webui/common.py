@@ -59,7 +59,6 @@ class JobRecord:
     ours: dict[str, Any] = dataclasses.field(default_factory=dict)  # attr -> value to sample with
     saved: dict[str, Any] = dataclasses.field(default_factory=dict)  # attr -> user's value
     img2img_steps: tuple[int, int] | None = None  # (total, t_enc) the host computed
-    resized: int = 0  # latent resize calls redirected
     override: Any = None  # the ScheduleOverride of the job, if any
     override_calls: int = 0
     sampling: bool = False  # inside the job's own sample call

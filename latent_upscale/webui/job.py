@@ -24,7 +24,7 @@ from modules import processing, sd_samplers_common
 from latent_upscale import __version__, options
 from latent_upscale.options import Settings
 from latent_upscale.schedules import SCHEDULES
-from latent_upscale.steps import check_schedule_length, runs_full_steps
+from latent_upscale.steps import MAX_SCHEDULE_LENGTH, check_schedule_length, runs_full_steps
 from latent_upscale.webui.common import (
     ATTR,
     LOG_PREFIX,
@@ -100,37 +100,50 @@ def _init(original: Callable, p: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _setup_img2img_steps(original: Callable, p: Any, steps: int | None = None) -> Any:
     settings = job_settings(p)
-    if settings is None:
-        return original(p, steps)
     record = job_record(p)
-    if record is None or not record.initialized:
-        raise RuntimeError(
-            f"{LOG_PREFIX} the img2img job reached sampling without the extension's init hook "
-            "(another extension replaced the job's init, or the WebUI keeps hooks from an "
-            "older copy of the extension). Nothing was applied; restart the WebUI, or disable "
-            "the other extension for this job."
-        )
-    if not record.sampling:
-        return original(p, steps)  # a pass outside the job's own sampling: the WebUI's rule
-    if steps is None and runs_full_steps(settings.full_steps, p.denoising_strength):
+    if settings is None or record is None or not record.sampling:
+        return original(p, steps)  # not ours, or asked outside the job's own sampling
+    if steps is None and _full_steps(p, settings):
         result = original(p, p.steps)  # an explicit count selects "exactly the slider's steps"
     else:
         result = original(p, steps)
+    if int(result[0]) > MAX_SCHEDULE_LENGTH:  # a backstop: the job was checked before init
+        raise ValueError(
+            f"{LOG_PREFIX} the WebUI asks for a {int(result[0])}-step schedule "
+            f"(the limit is {MAX_SCHEDULE_LENGTH} schedule steps)."
+        )
     record.img2img_steps = (int(result[0]), int(result[1]))
     return result
 
 
 def _sample(original: Callable, p: Any, *args: Any, **kwargs: Any) -> Any:
     record = job_record(p)
-    if record is None or not record.initialized or record.sampling:
+    if job_settings(p) is not None and (record is None or not record.initialized):
+        raise RuntimeError(
+            f"{LOG_PREFIX} the img2img job reached sampling without the extension's init hook "
+            "(another extension replaced the job's init, or the WebUI keeps hooks from an "
+            "older copy of the extension). Nothing was applied; restart the WebUI, or disable "
+            "the other extension for this job."
+        )
+    if record is None or record.sampling:
         return original(p, *args, **kwargs)
     record.enter(p)
     try:
-        return original(p, *args, **kwargs)
+        samples = original(p, *args, **kwargs)
     finally:
         record.leave(p)  # the user's fields for every later pass (ADetailer and others)
         record.samplings += 1
-        _check_sampling(p, record)
+    _check_sampling(p, record)
+    return samples
+
+
+def _full_steps(p: Any, settings: Settings) -> bool:
+    """Whether this job runs full steps: the script's choice, or the WebUI's own setting "With
+    img2img, do exactly the amount of steps the slider specifies", which the host applies
+    whatever the script says (full steps at denoise 0 fall back to the WebUI's rule)."""
+    opts = getattr(_shared(), "opts", None)
+    chosen = settings.full_steps or bool(getattr(opts, "img2img_fix_steps", False))
+    return runs_full_steps(chosen, p.denoising_strength)
 
 
 def _check_sampling(p: Any, record: JobRecord) -> None:
@@ -163,7 +176,8 @@ def _shared() -> Any:
 
 def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwargs: dict) -> Any:
     """The host's init with our resize, then our schedule and infotext for this job."""
-    check_schedule_length(p.steps, p.denoising_strength, settings.full_steps)  # before any work
+    full = _full_steps(p, settings)
+    check_schedule_length(p.steps, p.denoising_strength, full)  # before any work
     previous = job_record(p)
     script = bool(previous.script) if previous is not None else False
     restore(p)  # a reused processing object starts from the user's own values
@@ -171,7 +185,7 @@ def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwarg
     vars(p)[RECORD] = record  # before any change, so a failure below is undone too
     latent_resize = getattr(p, "resize_mode", None) == LATENT_RESIZE_MODE
     if latent_resize:
-        result = _init_with_resize(original, p, settings.method, record, args, kwargs)
+        result = _init_with_resize(original, p, settings.method, args, kwargs)
     else:
         result = original(p, *args, **kwargs)
         mode = getattr(p, "resize_mode", None)
@@ -181,7 +195,6 @@ def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwarg
             f"resize mode is {name!r}, not 'Just resize (latent upscale)': the upscale method is "
             "not used; the scheduler and step choices still apply.",
         )
-    full = runs_full_steps(settings.full_steps, p.denoising_strength)
     settings = dataclasses.replace(settings, full_steps=full)  # what runs
     used = apply_schedule(p, settings, record)
     extra = dict(p.extra_generation_params)  # never write into a dict that a copy of p shares
@@ -202,9 +215,7 @@ def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwarg
     return result
 
 
-def _init_with_resize(
-    original: Callable, p: Any, method: str, record: JobRecord, args: tuple, kwargs: dict
-) -> Any:
+def _init_with_resize(original: Callable, p: Any, method: str, args: tuple, kwargs: dict) -> Any:
     """Run the host's init with its latent resize call (and only that call) redirected."""
     opt_f = getattr(processing, "opt_f", 8)
     size = (p.height // opt_f, p.width // opt_f)
@@ -216,7 +227,6 @@ def _init_with_resize(
 
     with redirect_interpolate(match) as hits:
         result = original(p, *args, **kwargs)
-    record.resized = hits[0]
     if hits[0] == 0:
         raise RuntimeError(
             f"{LOG_PREFIX} the WebUI's img2img init made no latent resize call "
@@ -261,7 +271,7 @@ def run_job(p: Any, settings: Settings, *, script: bool = True) -> Any:
         raise RuntimeError(
             f"{LOG_PREFIX} this WebUI lacks {', '.join(missing)}; the script cannot run here."
         )
-    check_schedule_length(p.steps, p.denoising_strength, settings.full_steps)
+    check_schedule_length(p.steps, p.denoising_strength, _full_steps(p, settings))
     had = ATTR in vars(p)
     previous = vars(p).get(ATTR)
     setattr(p, ATTR, settings)

@@ -25,6 +25,11 @@ Match = Callable[[Any, dict[str, Any]], "tuple[tuple[int, int], str] | None"]
 _INTERPOLATE_ARGS = ("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")
 
 
+# torch's own function as this module found it: the fallback when a chain of wrappers leads
+# back into ours (another extension wrapping interpolate around or under it)
+_FALLBACK = torch.nn.functional.interpolate
+
+
 class _Installed:
     """The one wrapper in ``torch.nn.functional`` and how many jobs use it."""
 
@@ -34,7 +39,7 @@ class _Installed:
     wrapper: Callable[..., Any] | None = None
 
 
-_local = threading.local()  # .stack: this thread's [(match, hits)], innermost last; .busy
+_local = threading.local()  # .stack: [(match, hits)], innermost last; .busy; .inside
 
 
 def _stack() -> list[tuple[Match, list[int]]]:
@@ -45,6 +50,16 @@ def _stack() -> list[tuple[Match, list[int]]]:
 
 
 def _interpolate(input: Any, *args: Any, **kwargs: Any) -> Any:
+    if getattr(_local, "inside", False):  # a wrapper chain came back to us: break the cycle
+        return _FALLBACK(input, *args, **kwargs)
+    _local.inside = True
+    try:
+        return _dispatch(input, args, kwargs)
+    finally:
+        _local.inside = False
+
+
+def _dispatch(input: Any, args: tuple, kwargs: dict) -> Any:
     host = _Installed.host
     assert host is not None
     stack = getattr(_local, "stack", None)
@@ -56,10 +71,12 @@ def _interpolate(input: Any, *args: Any, **kwargs: Any) -> Any:
                 if found is not None:
                     hits[0] += 1
                     _local.busy = True  # our own resize calls interpolate: straight to torch
+                    _local.inside = False
                     try:
                         return resize(input, *found)
                     finally:
                         _local.busy = False
+                        _local.inside = True
     return host(input, *args, **kwargs)
 
 
@@ -75,7 +92,9 @@ def redirect_interpolate(match: Match) -> Iterator[list[int]]:
     functional = torch.nn.functional
     with _Installed.lock:
         if _Installed.users == 0:
-            _Installed.host = functional.interpolate
+            current = functional.interpolate
+            if current is not _interpolate:  # else another extension put ours back after we left
+                _Installed.host = current
             _Installed.wrapper = _interpolate
             functional.interpolate = _interpolate
         _Installed.users += 1
