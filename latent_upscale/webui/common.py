@@ -30,8 +30,8 @@ def comment(p: Any, message: str) -> None:
 def job_settings(p: Any) -> Settings | None:
     """The job's settings, or None for a job without the extension.
 
-    Gated on the plain attribute, not on the class: after "Reload UI" the WebUI may keep hooks
-    and X/Y/Z axes made by an earlier import of this package, whose Settings is another class.
+    Gated on the plain attribute, not on the class: if the package is imported again, the WebUI
+    may keep hooks and X/Y/Z axes made by the earlier import, whose Settings is another class.
     """
     value = vars(p).get(ATTR) if hasattr(p, "__dict__") else None
     if value is None:

@@ -1,8 +1,9 @@
 """Wrapping a host function once, so that it always calls the newest implementation.
 
-The WebUI may import the extension again ("Reload UI") while keeping the classes and modules it
-wrapped the first time. A wrapper installed here looks its implementation up at each call, so
-the code imported last runs, and a second install only replaces that implementation.
+The package may be imported a second time (a tool that reloads extension modules) while the
+host keeps the classes and modules it wrapped the first time. A wrapper installed here looks its
+implementation up at each call, so the code imported last runs, and a second install only
+replaces that implementation.
 """
 
 from __future__ import annotations

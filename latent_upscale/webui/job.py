@@ -9,7 +9,7 @@
   fields back as soon as our sampling is done, and checks that what the settings ask for ran.
 
 The wrappers are installed once and call the implementation of the package imported last, so
-"Reload UI" (a new import of this package while the host keeps the wrapped classes) still runs
+a second import of this package while the host keeps the wrapped classes still runs
 the current code. Nothing here touches ``opts``.
 """
 
@@ -64,7 +64,7 @@ missing: list[str] = []  # hook points this host lacks (the script refuses to ru
 
 
 # ---------------------------------------------------------------------------------------------
-# Installation (idempotent; "Reload UI" points the installed wrappers at the new code)
+# Installation (idempotent; a second import points the installed wrappers at its code)
 
 
 def install() -> list[str]:
