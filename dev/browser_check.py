@@ -106,11 +106,14 @@ class Checker:
 
     # -- page helpers
     def tab(self, name: str) -> None:
-        """Open a top-level tab by its visible name."""
-        buttons = self.page.locator(
-            "#tabs .tab-nav button", has_text=re.compile(rf"^\s*{re.escape(name)}\s*$")
-        )
-        buttons.first.click()
+        """Open a top-level tab by its visible name, in any letter case (Forge: "Img2img")."""
+        text = re.compile(rf"^\s*{re.escape(name)}\s*$", re.IGNORECASE)
+        # the top tab bar is #tabs' own (a tab's sub-tabs, e.g. img2img's "img2img", are deeper)
+        buttons = self.page.locator("#tabs > .tab-nav button", has_text=text)
+        if buttons.count() == 0:
+            buttons = self.page.locator("#tabs .tab-nav button", has_text=text)
+        visible = [b for b in buttons.all() if b.is_visible()]
+        (visible[0] if visible else buttons.first).click()
         self.page.wait_for_timeout(300)
 
     def script_dropdown(self):
