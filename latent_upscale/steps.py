@@ -136,8 +136,20 @@ def host_schedule(
     sigma), then slices from ``slice_start`` (0 outside img2img). ``kwargs`` go to
     :func:`latent_upscale.schedules.get_sigmas`.
     """
-    sigmas = get_sigmas(name, n, table, **kwargs)
-    return fit_schedule(sigmas, n + 1, slice_start, trim=full_steps)
+    sigmas = fit_schedule(get_sigmas(name, n, table, **kwargs), n + 1, slice_start, trim=full_steps)
+    return torch.cat([sigmas[:slice_start], distinct(sigmas[slice_start:])])
+
+
+def distinct(sigmas: Tensor) -> Tensor:
+    """``sigmas`` without repeated neighbours: a repeated sigma is a zero-length step, which
+    samplers that divide by the last step size (DPM++ 2M) turn into NaN. Simple repeats table
+    entries past the table's length (full steps at a low denoise ask for such schedules); the
+    run then starts at the same sigma and takes fewer, distinct steps."""
+    if sigmas.numel() < 2:
+        return sigmas
+    keep = torch.ones_like(sigmas, dtype=torch.bool)
+    keep[1:] = sigmas[1:] != sigmas[:-1]
+    return sigmas if bool(keep.all()) else sigmas[keep]
 
 
 @dataclass(frozen=True)
@@ -174,7 +186,9 @@ def plan_img2img(
     ``total`` (+1 and the penultimate sigma dropped for samplers that discard it), as
     :func:`host_schedule` fits it; the tail from ``total - t_enc - 1``. ``"automatic"`` is the
     host's own choice for ``sampler`` and is not fitted. With full steps exactly ``steps`` run,
-    except where a schedule has fewer distinct sigmas (ComfyUI's Beta at very high counts);
+    except where a schedule has fewer distinct sigmas (ComfyUI's Beta, or Simple longer than the
+    model's table, at very high counts: repeated sigmas in the run are dropped, so it starts at
+    the same sigma with fewer steps);
     full steps at denoise 0 fall back to the WebUI's rule (one step at the lowest sigma).
     ``kwargs`` go to :func:`latent_upscale.schedules.get_sigmas` (``sdxl``, schedule params).
     """

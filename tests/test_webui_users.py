@@ -283,8 +283,14 @@ def test_work_is_bounded_before_anything_runs(host, steps, denoise):
 
 def test_the_largest_accepted_job_runs(host):
     p = host.img2img(SIZE, steps=150, denoising_strength=0.015)
-    ran = host.webui.run_job(p, settings(host, "area", "simple")).sampler_runs[0]
+    ran = host.webui.run_job(p, settings(host, "area", "karras")).sampler_runs[0]
     assert ran["sigmas"].numel() == 151
+    # Simple reads the table: between its lowest entries and denoise 0.015 it has 15 distinct
+    # sigmas, so 15 steps run (ComfyUI would repeat them into 150 steps, 135 of zero length)
+    p = host.img2img(SIZE, steps=150, denoising_strength=0.015)
+    ran = host.webui.run_job(p, settings(host, "area", "simple")).sampler_runs[0]
+    assert ran["sigmas"].numel() == 16
+    assert bool((ran["sigmas"][1:] < ran["sigmas"][:-1]).all())
 
 
 # ---------------------------------------------------------------------------------------------
