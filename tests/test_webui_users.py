@@ -368,8 +368,9 @@ def test_ours_put_back_by_another_extension_after_the_job_does_not_recurse(host,
 def test_the_webuis_global_full_steps_setting_counts(host):
     host.shared.opts._stub_set("img2img_fix_steps", True)  # the user's setting, on
     p = host.img2img(SIZE, steps=4, denoising_strength=0.0002)
-    with pytest.raises(ValueError, match=f"the limit is {MAX_SCHEDULE_LENGTH} schedule steps"):
+    with pytest.raises(ValueError, match=f"the limit is {MAX_SCHEDULE_LENGTH} schedule steps") as e:
         host.webui.run_job(p, settings(host, "area", "karras", full_steps=False))
+    assert "through the WebUI's setting" in str(e.value)  # the checkbox is not what to untick
     assert p.init_latent is None
     p = host.img2img(SIZE, steps=10, denoising_strength=0.5)
     processed = host.webui.run_job(p, settings(host, "area", "karras", full_steps=False))

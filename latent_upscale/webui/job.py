@@ -137,6 +137,21 @@ def _sample(original: Callable, p: Any, *args: Any, **kwargs: Any) -> Any:
     return samples
 
 
+def _check_length(p: Any, settings: Settings) -> bool:
+    """The job's full-steps rule, after refusing a schedule past the length limit."""
+    full = _full_steps(p, settings)
+    try:
+        check_schedule_length(p.steps, p.denoising_strength, full)
+    except ValueError as exc:
+        if full and not settings.full_steps:  # on through the WebUI's own setting
+            raise ValueError(
+                f"{exc} Full steps are on through the WebUI's setting \"With img2img, do "
+                'exactly the amount of steps the slider specifies".'
+            ) from None
+        raise
+    return full
+
+
 def _full_steps(p: Any, settings: Settings) -> bool:
     """Whether this job runs full steps: the script's choice, or the WebUI's own setting "With
     img2img, do exactly the amount of steps the slider specifies", which the host applies
@@ -176,8 +191,7 @@ def _shared() -> Any:
 
 def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwargs: dict) -> Any:
     """The host's init with our resize, then our schedule and infotext for this job."""
-    full = _full_steps(p, settings)
-    check_schedule_length(p.steps, p.denoising_strength, full)  # before any work
+    full = _check_length(p, settings)  # before any work
     previous = job_record(p)
     script = bool(previous.script) if previous is not None else False
     restore(p)  # a reused processing object starts from the user's own values
@@ -271,7 +285,7 @@ def run_job(p: Any, settings: Settings, *, script: bool = True) -> Any:
         raise RuntimeError(
             f"{LOG_PREFIX} this WebUI lacks {', '.join(missing)}; the script cannot run here."
         )
-    check_schedule_length(p.steps, p.denoising_strength, _full_steps(p, settings))
+    _check_length(p, settings)
     had = ATTR in vars(p)
     previous = vars(p).get(ATTR)
     setattr(p, ATTR, settings)
