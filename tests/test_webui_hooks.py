@@ -10,6 +10,7 @@ import torch
 
 from latent_upscale import METHODS, SCHEDULES, get_sigmas, img2img_steps, plan_img2img, upscale
 from tests.webui_stub import SHAPES, assert_same, install_host, shape_params
+from tests.webui_stub import encoded as stub_encoded
 
 SIZE = (64, 48)  # init image (height, width): latent 8 x 6
 TARGET = (9, 12)  # p.height 72, p.width 96 // 8: non-integer factors tell methods apart
@@ -25,9 +26,7 @@ def settings(host, method="nearest-exact", scheduler="simple", full_steps=True):
 
 
 def encoded(host, p):
-    """The latent the host encodes from p's init image (batch_size copies), at its own size."""
-    images = [np.asarray(p.init_images[0])] * p.batch_size
-    return p.sd_model.encode(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2))
+    return stub_encoded(p)
 
 
 def expected_sigmas(name, steps, denoise, full_steps, table, *, sdxl=False, discard=False):

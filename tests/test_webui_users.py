@@ -11,13 +11,13 @@ import sys
 import threading
 import types
 
-import numpy as np
 import pytest
 import torch
 
 from latent_upscale import METHODS, SCHEDULES, plan_img2img, upscale
 from latent_upscale.steps import MAX_SCHEDULE_LENGTH
 from tests.webui_stub import _forget, install_host, shape_params
+from tests.webui_stub import encoded as stub_encoded
 
 SIZE = (64, 48)  # init image (height, width): latent 8 x 6
 TARGET = (9, 12)  # p.height 72 // 8, p.width 96 // 8
@@ -33,8 +33,7 @@ def settings(host, method="nearest-exact", scheduler="simple", full_steps=True):
 
 
 def encoded(host, p):
-    images = [np.asarray(p.init_images[0])] * p.batch_size
-    return p.sd_model.encode(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2))
+    return stub_encoded(p)
 
 
 def planned(name, steps, denoise, full_steps, table, sampler="Euler"):

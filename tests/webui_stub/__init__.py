@@ -113,22 +113,12 @@ SHAPES: dict[str, HostShape] = {
             callback_names=True,
             gradio="4.40.0",
         ),
-        HostShape(
-            "reforge",
-            SCHEDULERS_FORGE,
-            "infotext_utils",
-            True,
-            forge=True,
-            reforge=True,
-            sigmas_on_cpu=True,
-            mask_channels_from_latent=True,
-            sys_path_permanent=True,
-            ddim_cfgpp=True,
-            karras_sampler_names=False,
-            callback_names=True,
-        ),
     )
 }
+# reForge main: Forge's shape with Gradio 3 and its own "Beta" and "Align Your Steps"
+SHAPES["reforge"] = dataclasses.replace(
+    SHAPES["forge"], name="reforge", reforge=True, gradio="3.41.2"
+)
 # the shapes most tests run on: A1111 1.6-1.8, 1.9, 1.10, Forge main, reForge main
 MAIN_SHAPES = ("a1111-1.7", "a1111-1.9", "a1111-1.10", "forge", "reforge")
 
@@ -270,3 +260,11 @@ def assert_same(want: Any, got: Any, message: str = "") -> None:
             assert torch.equal(a, b), message
         else:
             assert a == b, message
+
+
+def encoded(p: Any) -> torch.Tensor:
+    """The latent the stub host encodes from p's init image (batch_size copies), at its size."""
+    import numpy as np
+
+    images = [np.asarray(p.init_images[0])] * p.batch_size
+    return p.sd_model.encode(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2))
