@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from latent_upscale import SCHEDULES
 from latent_upscale.command.cli import main
-from tests.webui_stub import install_host, shape_params
 
 # the stub's k-diffusion samplers (Euler has no discard, DPM2 drops the penultimate sigma)
 SAMPLERS = ("Euler", "Euler a", "DPM++ 2M", "DPM2")
-
-
-@pytest.fixture(params=shape_params())
-def host(request, monkeypatch):
-    return install_host(monkeypatch, request.param)
 
 
 def printed(capsys, name, steps, denoise, full, sampler, model, table):

@@ -35,11 +35,6 @@ TARGET = (12, 9)  # int(64 * 1.5) // 8, int(48 * 1.5) // 8: a non-integer factor
 JOB = {"enable_hr": True, "hr_scale": SCALE, "denoising_strength": 0.6, "steps": 5}
 
 
-@pytest.fixture(params=shape_params())
-def host(request, monkeypatch):
-    return install_host(monkeypatch, request.param)
-
-
 def first_pass(host, **kwargs):
     """The first pass's samples: the same job without Hires. fix."""
     p = host.txt2img(**{**JOB, **kwargs, "enable_hr": False})

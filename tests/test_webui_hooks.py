@@ -9,24 +9,14 @@ import pytest
 import torch
 
 from latent_upscale import METHODS, SCHEDULES, get_sigmas, img2img_steps, plan_img2img, upscale
-from tests.webui_stub import SHAPES, assert_same, install_host, shape_params
-from tests.webui_stub import encoded as stub_encoded
+from tests.webui_stub import SHAPES, assert_same, encoded, install_host, shape_params
 
 SIZE = (64, 48)  # init image (height, width): latent 8 x 6
 TARGET = (9, 12)  # p.height 72, p.width 96 // 8: non-integer factors tell methods apart
 
 
-@pytest.fixture(params=shape_params())
-def host(request, monkeypatch):
-    return install_host(monkeypatch, request.param)
-
-
 def settings(host, method="nearest-exact", scheduler="simple", full_steps=True):
     return host.webui.Settings(method, scheduler, full_steps)
-
-
-def encoded(host, p):
-    return stub_encoded(p)
 
 
 def expected_sigmas(name, steps, denoise, full_steps, table, *, sdxl=False, discard=False):
@@ -49,7 +39,7 @@ def run(host, p, chosen):
 def test_each_method_replaces_the_hosts_bilinear(host, method):
     p = host.img2img(SIZE)
     run(host, p, settings(host, method))
-    want = upscale(encoded(host, p), TARGET, method)
+    want = upscale(encoded(p), TARGET, method)
     torch.testing.assert_close(p.init_latent, want, rtol=0, atol=0)
     assert p.init_latent.shape == (1, 4, *TARGET)
 
@@ -57,7 +47,7 @@ def test_each_method_replaces_the_hosts_bilinear(host, method):
 def test_without_the_script_the_host_resizes_bilinearly(host):
     p = host.img2img(SIZE)
     host.processing.process_images(p)
-    want = torch.nn.functional.interpolate(encoded(host, p), size=TARGET, mode="bilinear")
+    want = torch.nn.functional.interpolate(encoded(p), size=TARGET, mode="bilinear")
     assert torch.equal(p.init_latent, want)
 
 
@@ -141,7 +131,7 @@ def test_denoise_zero_follows_the_webui_rule_even_with_full_steps(host, name):
     if name != "automatic":
         want = expected_sigmas(name, 10, 0.0, False, p.sampler.model_wrap.sigmas)
         torch.testing.assert_close(ran["sigmas"], want, rtol=2e-6, atol=1e-7)
-    assert torch.equal(ran["x"], upscale(encoded(host, p), TARGET, "bislerp"))
+    assert torch.equal(ran["x"], upscale(encoded(p), TARGET, "bislerp"))
     assert "Latent upscale full steps: False" in processed.infotexts[0]  # what ran
 
 
@@ -274,7 +264,7 @@ def test_16_channel_v_prediction_latents(monkeypatch, shape):
     mask = np.ones(SIZE, dtype=np.float32)
     p = host.img2img(SIZE, model=model, image_mask=mask, batch_size=2)
     processed = run(host, p, settings(host, "lanczos", "karras"))
-    want = upscale(encoded(host, p), TARGET, "lanczos")
+    want = upscale(encoded(p), TARGET, "lanczos")
     assert torch.equal(p.init_latent, want)
     assert p.mask.shape == (16, *TARGET)
     assert len(processed.images) == 2
@@ -286,7 +276,7 @@ def test_batch_size_and_count(host):
     assert len(processed.images) == 6
     assert all(img.shape == (4, *TARGET) for img in processed.images)
     assert len(processed.sampler_runs) == 3
-    want = upscale(encoded(host, p), TARGET, "bicubic")
+    want = upscale(encoded(p), TARGET, "bicubic")
     assert torch.equal(p.init_latent, want)
 
 
@@ -323,8 +313,8 @@ def test_copies_of_p_use_their_own_settings_and_model(host):
     setattr(pc, host.webui.ATTR, settings(host, "area", "kl_optimal_comfyui"))
     ran_c = host.processing.process_images(pc).sampler_runs[0]
     ran_p = host.processing.process_images(p).sampler_runs[0]
-    assert torch.equal(pc.init_latent, upscale(encoded(host, pc), TARGET, "area"))
-    assert torch.equal(p.init_latent, upscale(encoded(host, p), TARGET, "bislerp"))
+    assert torch.equal(pc.init_latent, upscale(encoded(pc), TARGET, "area"))
+    assert torch.equal(p.init_latent, upscale(encoded(p), TARGET, "bislerp"))
     table_c, table_p = pc.sampler.model_wrap.sigmas, p.sampler.model_wrap.sigmas
     assert not torch.equal(table_c, table_p)
     for ran, table in ((ran_c, table_c), (ran_p, table_p)):

@@ -12,16 +12,11 @@ import pytest
 import torch
 
 from latent_upscale import METHODS, SCHEDULES, upscale
-from tests.webui_stub import ENTRY_SCRIPT, REPO, install_host, shape_params
+from tests.webui_stub import ENTRY_SCRIPT, REPO, install_host
 
 SIZE = (64, 48)
 TARGET = (9, 12)
 AXES = ("[Latent Upscale] Method", "[Latent Upscale] Scheduler", "[Latent Upscale] Full steps")
-
-
-@pytest.fixture(params=shape_params())
-def host(request, monkeypatch):
-    return install_host(monkeypatch, request.param)
 
 
 def script_args(host, *args):

@@ -16,24 +16,14 @@ import torch
 
 from latent_upscale import METHODS, SCHEDULES, plan_img2img, upscale
 from latent_upscale.steps import MAX_SCHEDULE_LENGTH
-from tests.webui_stub import _forget, install_host, shape_params
-from tests.webui_stub import encoded as stub_encoded
+from tests.webui_stub import _forget, encoded, install_host
 
 SIZE = (64, 48)  # init image (height, width): latent 8 x 6
 TARGET = (9, 12)  # p.height 72 // 8, p.width 96 // 8
 
 
-@pytest.fixture(params=shape_params())
-def host(request, monkeypatch):
-    return install_host(monkeypatch, request.param)
-
-
 def settings(host, method="nearest-exact", scheduler="simple", full_steps=True):
     return host.webui.Settings(method, scheduler, full_steps)
-
-
-def encoded(host, p):
-    return stub_encoded(p)
 
 
 def planned(name, steps, denoise, full_steps, table, sampler="Euler"):
@@ -49,7 +39,7 @@ def planned(name, steps, denoise, full_steps, table, sampler="Euler"):
 def test_the_resize_is_exact_under_the_hosts_autocast(host, method):
     p = host.img2img(SIZE)
     host.webui.run_job(p, settings(host, method))
-    want = upscale(encoded(host, p), TARGET, method)  # outside any autocast
+    want = upscale(encoded(p), TARGET, method)  # outside any autocast
     assert p.init_latent.dtype == want.dtype
     torch.testing.assert_close(p.init_latent, want, rtol=0, atol=0)
 
@@ -128,7 +118,7 @@ def test_an_instance_init_that_calls_ours_still_works(host):
 
     p.init = wrapped
     host.webui.run_job(p, settings(host, "bislerp"))
-    torch.testing.assert_close(p.init_latent, upscale(encoded(host, p), TARGET, "bislerp"))
+    torch.testing.assert_close(p.init_latent, upscale(encoded(p), TARGET, "bislerp"))
 
 
 def test_after_reload_ui_the_current_code_runs(host, monkeypatch):
@@ -141,7 +131,7 @@ def test_after_reload_ui_the_current_code_runs(host, monkeypatch):
     for make in (new.Settings, old_settings):  # X/Y/Z axes made by the old import: old class
         p = host.img2img(SIZE)
         processed = new.run_job(p, make("bislerp", "karras", True))
-        want = upscale(encoded(host, p), TARGET, "bislerp")
+        want = upscale(encoded(p), TARGET, "bislerp")
         torch.testing.assert_close(p.init_latent, want, rtol=0, atol=0)
         assert "Latent upscale scheduler: karras" in processed.info
         want = planned("karras", p.steps, p.denoising_strength, True, p.sampler.model_wrap.sigmas)
@@ -250,9 +240,9 @@ def test_overlapping_jobs_in_threads_keep_their_own_resize(host, monkeypatch):
     assert not errors
     assert torch.nn.functional.interpolate is original
     for tag, method in (("A", "bislerp"), ("B", "lanczos")):
-        want = upscale(encoded(host, jobs[tag]), TARGET, method)
+        want = upscale(encoded(jobs[tag]), TARGET, method)
         torch.testing.assert_close(jobs[tag].init_latent, want, rtol=0, atol=0)
-    bilinear = original(encoded(host, plain), size=TARGET, mode="bilinear")
+    bilinear = original(encoded(plain), size=TARGET, mode="bilinear")
     assert torch.equal(plain.init_latent, bilinear)
 
 
@@ -340,11 +330,11 @@ def test_a_wrapper_put_around_ours_during_a_job_does_not_recurse(host, monkeypat
     for method in ("bislerp", "lanczos"):  # later jobs run through their wrapper and ours
         p = host.img2img(SIZE)
         host.webui.run_job(p, settings(host, method))
-        want = upscale(encoded(host, p), TARGET, method)
+        want = upscale(encoded(p), TARGET, method)
         torch.testing.assert_close(p.init_latent, want, rtol=0, atol=0)
     plain = host.img2img(SIZE)
     host.processing.process_images(plain)
-    bilinear = torch.nn.functional.interpolate(encoded(host, plain), size=TARGET, mode="bilinear")
+    bilinear = torch.nn.functional.interpolate(encoded(plain), size=TARGET, mode="bilinear")
     assert torch.equal(plain.init_latent, bilinear)
     assert functional.interpolate is theirs  # theirs stays; ours is only inside it
 
@@ -358,7 +348,7 @@ def test_ours_put_back_by_another_extension_after_the_job_does_not_recurse(host,
     functional.interpolate = saved  # ... and restores ours after our job ended
     p = host.img2img(SIZE)
     host.webui.run_job(p, settings(host, "bislerp"))
-    torch.testing.assert_close(p.init_latent, upscale(encoded(host, p), TARGET, "bislerp"))
+    torch.testing.assert_close(p.init_latent, upscale(encoded(p), TARGET, "bislerp"))
     plain = host.img2img(SIZE)
     host.processing.process_images(plain)  # no RecursionError, the host's bilinear
     assert plain.init_latent.shape[-2:] == TARGET
