@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from latent_upscale import passes as _passes
 from latent_upscale.interpolation import METHODS
 from latent_upscale.schedules import SCHEDULES, resolve_schedule
 
@@ -21,7 +22,10 @@ __all__ = [
     "DEFAULT_SCHEDULER",
     "HOST_BEHAVIOUR",
     "KEY_FULL_STEPS",
+    "KEY_LATER_DENOISE",
     "KEY_METHOD",
+    "KEY_PASSES",
+    "KEY_SCALE",
     "KEY_SCHEDULER",
     "Settings",
     "infotext_params",
@@ -29,7 +33,10 @@ __all__ = [
     "parse_args",
     "parse_bool",
     "paste_full_steps",
+    "paste_later_denoise",
     "paste_method",
+    "paste_passes",
+    "paste_scale",
     "paste_scheduler",
     "resolve_method",
     "resolve_scheduler",
@@ -39,10 +46,17 @@ __all__ = [
 KEY_METHOD = "Latent upscale method"
 KEY_SCHEDULER = "Latent upscale scheduler"
 KEY_FULL_STEPS = "Latent upscale full steps"
+KEY_SCALE = "Latent upscale by"
+KEY_PASSES = "Latent upscale passes"
+KEY_LATER_DENOISE = "Latent upscale later denoise"
 
 DEFAULT_METHOD = "nearest-exact"
 DEFAULT_SCHEDULER = "simple"
 DEFAULT_FULL_STEPS = True
+DEFAULT_SCALE = _passes.DEFAULT_SCALE
+DEFAULT_PASSES = _passes.DEFAULT_PASSES
+DEFAULT_LATER_DENOISE = _passes.DEFAULT_LATER_DENOISE
+ARGUMENTS = ("method", "scheduler", "full steps", "upscale by", "passes", "later denoise")
 
 AUTOMATIC = "automatic"  # the WebUI's own schedule choice: the script leaves the schedule alone
 
@@ -57,11 +71,33 @@ class Settings:
     method: str = DEFAULT_METHOD
     scheduler: str = DEFAULT_SCHEDULER
     full_steps: bool = DEFAULT_FULL_STEPS
+    scale: float = DEFAULT_SCALE  # "Upscale by": 0 keeps the job's width and height
+    passes: int = DEFAULT_PASSES
+    later_denoise: float = DEFAULT_LATER_DENOISE  # denoising strength of passes 2, 3, ...
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", resolve_method(self.method))
         object.__setattr__(self, "scheduler", resolve_scheduler(self.scheduler))
         object.__setattr__(self, "full_steps", parse_bool(self.full_steps, "full steps"))
+        object.__setattr__(self, "scale", _passes.check_scale(_number(self.scale, "upscale by")))
+        object.__setattr__(self, "passes", _passes.check_passes(_number(self.passes, "passes")))
+        later = _number(self.later_denoise, "later passes' denoise")
+        object.__setattr__(self, "later_denoise", _passes.check_later_denoise(later))
+
+    @property
+    def multipass(self) -> bool:
+        """Whether the job scales by a factor or runs more than one pass."""
+        return self.scale != DEFAULT_SCALE or self.passes != DEFAULT_PASSES
+
+
+def _number(value: object, what: str) -> object:
+    """A number from the UI, the API, X/Y/Z or infotext text (strings are parsed)."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise ValueError(f"Latent Upscale: {what} must be a number, got {value!r}") from None
+    return value
 
 
 def _fold(text: str) -> str:
@@ -117,19 +153,29 @@ def parse_bool(value: object, what: str = "value", default: bool = DEFAULT_FULL_
 
 
 def parse_args(args: Sequence[object]) -> Settings:
-    """Settings from the script's positional arguments (method, scheduler, full steps).
+    """Settings from the script's positional arguments, in the UI's order: method, scheduler,
+    full steps, upscale by, passes, later denoise.
 
     Missing or None arguments take the defaults (the HTTP API may send fewer or nulls); extra
     arguments are refused so that shifted argument lists are noticed.
     """
     args = list(args)
-    if len(args) > 3:
+    if len(args) > len(ARGUMENTS):
         raise ValueError(
-            f"Latent Upscale: expected at most 3 script arguments (method, scheduler, full steps), "
-            f"got {len(args)}: {args!r}"
+            f"Latent Upscale: expected at most {len(ARGUMENTS)} script arguments "
+            f"({', '.join(ARGUMENTS)}), got {len(args)}: {args!r}"
         )
-    method, scheduler, full_steps = [*args, None, None, None][:3]
-    return Settings(resolve_method(method), resolve_scheduler(scheduler), parse_bool(full_steps))
+    method, scheduler, full_steps, scale, passes, later = [*args, *[None] * len(ARGUMENTS)][
+        : len(ARGUMENTS)
+    ]
+    return Settings(
+        resolve_method(method),
+        resolve_scheduler(scheduler),
+        parse_bool(full_steps),
+        DEFAULT_SCALE if scale is None else scale,
+        DEFAULT_PASSES if passes is None else passes,
+        DEFAULT_LATER_DENOISE if later is None else later,
+    )
 
 
 def method_label(name: str) -> str:
@@ -154,6 +200,12 @@ def infotext_params(
     params = {KEY_SCHEDULER: used, KEY_FULL_STEPS: str(settings.full_steps)}
     if method_used:
         params = {KEY_METHOD: settings.method, **params}
+    if settings.scale != DEFAULT_SCALE:  # the new options only where they differ from defaults
+        params[KEY_SCALE] = f"{settings.scale:g}"
+    if settings.passes != DEFAULT_PASSES:
+        params[KEY_PASSES] = str(settings.passes)
+        if settings.later_denoise != DEFAULT_LATER_DENOISE:
+            params[KEY_LATER_DENOISE] = f"{settings.later_denoise:g}"
     return params
 
 
@@ -187,6 +239,36 @@ def paste_full_steps(params: Mapping[str, Any]) -> bool | None:
         return None if value is None else parse_bool(value, "full steps")
     except ValueError:
         return None
+
+
+def _paste_number(params: Mapping[str, Any], key: str, check: Any, default: Any) -> Any:
+    """A number control's value for pasted ``params``: the default where the key is absent from
+    a Latent Upscale job's infotext (it omits these options at their defaults); unchanged (None)
+    where the value is invalid or the infotext is not from a Latent Upscale job."""
+    value = params.get(key)
+    if value is None:
+        return default if KEY_SCHEDULER in params else None
+    try:
+        return check(_number(value, key))
+    except ValueError:
+        return None
+
+
+def paste_scale(params: Mapping[str, Any]) -> float | None:
+    """The "Upscale by" control's value for pasted infotext ``params``."""
+    return _paste_number(params, KEY_SCALE, _passes.check_scale, DEFAULT_SCALE)
+
+
+def paste_passes(params: Mapping[str, Any]) -> int | None:
+    """The "Passes" control's value for pasted infotext ``params``."""
+    return _paste_number(params, KEY_PASSES, _passes.check_passes, DEFAULT_PASSES)
+
+
+def paste_later_denoise(params: Mapping[str, Any]) -> float | None:
+    """The later passes' denoise control's value for pasted infotext ``params``."""
+    return _paste_number(
+        params, KEY_LATER_DENOISE, _passes.check_later_denoise, DEFAULT_LATER_DENOISE
+    )
 
 
 # what the WebUI does by itself (bilinear resize, its own schedule and step rule): the base that

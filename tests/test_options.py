@@ -94,8 +94,35 @@ def test_parse_args_takes_defaults_for_missing_and_none():
 
 
 def test_parse_args_refuses_extra_arguments():
-    with pytest.raises(ValueError, match="at most 3"):
-        o.parse_args(["area", "simple", True, "extra"])
+    with pytest.raises(ValueError, match="at most 6"):
+        o.parse_args(["area", "simple", True, 2, 2, 0.3, "extra"])
+
+
+def test_parse_args_reads_the_pass_arguments_in_ui_order():
+    settings = o.parse_args(["area", "simple", True, "1.5", 3.0, "0.25"])
+    assert (settings.scale, settings.passes, settings.later_denoise) == (1.5, 3, 0.25)
+    assert o.parse_args(["area", None, None, None, None, None]) == o.Settings("area")
+
+
+@pytest.mark.parametrize(
+    ("index", "bad", "message"),
+    [
+        (3, -1, "upscale by"),
+        (3, 8.5, "upscale by"),
+        (3, "two", "upscale by must be a number"),
+        (3, float("nan"), "upscale by"),
+        (4, 0, "passes"),
+        (4, 1.5, "passes"),
+        (4, 5, "passes"),
+        (5, 1.01, "later passes"),
+        (5, True, "later passes"),
+    ],
+)
+def test_parse_args_refuses_bad_pass_arguments(index, bad, message):
+    args = ["area", "simple", True, None, None, None]
+    args[index] = bad
+    with pytest.raises(ValueError, match=message):
+        o.parse_args(args)
 
 
 def test_settings_are_canonical_whatever_the_spelling():
