@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from latent_upscale import options
+from latent_upscale import options, passes
 from latent_upscale.interpolation import METHODS
 from latent_upscale.schedules import SCHEDULES
 
@@ -33,6 +33,19 @@ FULL_STEPS_INFO = (
     "own rule (about steps x denoise)."
 )
 
+SCALE_INFO = (
+    "0: the width and height above. Otherwise the init image's size times this factor, "
+    "rounded to multiples of 8 (the generation info's Size says what ran)."
+)
+PASSES_INFO = (
+    "Reach the size in this many latent passes, each a geometric step (2x in 2 passes: 1.41x, "
+    "then 1.41x), each denoised; only the last is decoded."
+)
+LATER_DENOISE_INFO = (
+    "Denoising strength of passes 2 and later (pass 1 uses the job's). Lower keeps the picture "
+    "pass 1 made; raise it for larger steps per pass or a blocky method."
+)
+
 
 @dataclass
 class Controls:
@@ -41,10 +54,20 @@ class Controls:
     method: Any
     scheduler: Any
     full_steps: Any
+    scale: Any
+    passes: Any
+    later_denoise: Any
 
     def as_list(self) -> list[Any]:
-        """Components in argument order: method, scheduler, full steps."""
-        return [self.method, self.scheduler, self.full_steps]
+        """Components in argument order (``options.ARGUMENTS``)."""
+        return [
+            self.method,
+            self.scheduler,
+            self.full_steps,
+            self.scale,
+            self.passes,
+            self.later_denoise,
+        ]
 
 
 def build(elem_id: Callable[[str], str] = str) -> Controls:
@@ -72,7 +95,35 @@ def build(elem_id: Callable[[str], str] = str) -> Controls:
         info=FULL_STEPS_INFO,
         elem_id=elem_id("full_steps"),
     )
-    return Controls(method, scheduler, full_steps)
+    with gr.Row():
+        scale = gr.Slider(
+            label="Upscale by",
+            minimum=0.0,
+            maximum=4.0,
+            step=0.05,
+            value=options.DEFAULT_SCALE,
+            info=SCALE_INFO,
+            elem_id=elem_id("scale"),
+        )
+        passes_ = gr.Slider(
+            label="Passes",
+            minimum=1,
+            maximum=passes.MAX_PASSES,
+            step=1,
+            value=options.DEFAULT_PASSES,
+            info=PASSES_INFO,
+            elem_id=elem_id("passes"),
+        )
+        later = gr.Slider(
+            label="Later passes' denoise",
+            minimum=0.0,
+            maximum=1.0,
+            step=0.01,
+            value=options.DEFAULT_LATER_DENOISE,
+            info=LATER_DENOISE_INFO,
+            elem_id=elem_id("later_denoise"),
+        )
+    return Controls(method, scheduler, full_steps, scale, passes_, later)
 
 
 def infotext_fields(controls: Controls) -> list[tuple[Any, Callable[[dict], Any]]]:
@@ -81,4 +132,7 @@ def infotext_fields(controls: Controls) -> list[tuple[Any, Callable[[dict], Any]
         (controls.method, options.paste_method),
         (controls.scheduler, options.paste_scheduler),
         (controls.full_steps, options.paste_full_steps),
+        (controls.scale, options.paste_scale),
+        (controls.passes, options.paste_passes),
+        (controls.later_denoise, options.paste_later_denoise),
     ]

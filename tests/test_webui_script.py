@@ -16,7 +16,14 @@ from tests.webui_stub import ENTRY_SCRIPT, REPO, install_host
 
 SIZE = (64, 48)
 TARGET = (9, 12)
-AXES = ("[Latent Upscale] Method", "[Latent Upscale] Scheduler", "[Latent Upscale] Full steps")
+AXES = (
+    "[Latent Upscale] Method",
+    "[Latent Upscale] Scheduler",
+    "[Latent Upscale] Full steps",
+    "[Latent Upscale] Upscale by",
+    "[Latent Upscale] Passes",
+    "[Latent Upscale] Later denoise",
+)
 
 
 def script_args(host, *args):
@@ -45,10 +52,14 @@ def test_ui_defaults_are_valid_and_stable(host):
     controls = host.script.ui(True)
     again = host.script.ui(True)  # the API builds the UI again to collect defaults
     assert [c.value for c in controls] == [c.value for c in again]
-    method, scheduler, full_steps = controls
+    method, scheduler, full_steps, scale, passes, later = controls
     assert method.value == METHODS["nearest-exact"].label
     assert scheduler.value == SCHEDULES["simple"].label
     assert full_steps.value is True
+    # the README's defaults: upscale by 0 (off), one pass, later passes at denoise 0.4
+    assert (scale.value, passes.value, later.value) == (0, 1, 0.4)
+    for slider in (scale, passes, later):
+        assert slider.kwargs["minimum"] <= slider.value <= slider.kwargs["maximum"]
     assert method.value in method.choices
     assert scheduler.value in scheduler.choices
     assert "Automatic" in scheduler.choices
@@ -72,14 +83,15 @@ def test_infotext_is_written_and_pasted_back(host):
     assert "Latent upscale scheduler: kl_optimal_comfyui" in info
     assert "Latent upscale full steps: False" in info
     pasted = infotext_module(host).paste(host.script.infotext_fields, info)
-    assert pasted == ["Lanczos", "KL Optimal (ComfyUI)", False]
+    # the pass options are at their defaults: absent from the text, pasted as the defaults
+    assert pasted == ["Lanczos", "KL Optimal (ComfyUI)", False, 0.0, 1, 0.4]
     again = host.runner.run(host.img2img(SIZE), *script_args(host, *pasted))
     assert again.infotexts == processed.infotexts
 
 
 def test_pasting_an_image_without_our_keys_leaves_the_controls(host):
     info = "a prompt\nSteps: 20, Sampler: Euler, Seed: 1"
-    assert infotext_module(host).paste(host.script.infotext_fields, info) == [None, None, None]
+    assert infotext_module(host).paste(host.script.infotext_fields, info) == [None] * 6
 
 
 def test_old_and_new_infotext_module_names(monkeypatch):
@@ -148,11 +160,12 @@ def test_xyz_axes_are_registered_once_with_the_plots_own_class(host):
         assert labels.count(label) == 1
     ours = [a for a in host.xyz.axis_options if a.label in AXES]
     assert all(type(a) is host.xyz.AxisOptionImg2Img for a in ours)
-    assert [a.choices() for a in ours] == [
+    assert [a.choices() for a in ours[:3]] == [
         [m.label for m in METHODS.values()],
         [s.label for s in SCHEDULES.values()],
         ["True", "False"],
     ]
+    assert [(a.type, a.choices) for a in ours[3:]] == [(float, None), (int, None), (float, None)]
 
 
 def test_xyz_axes_are_registered_at_load_for_api_only_servers(host):
@@ -245,7 +258,9 @@ def test_api_arguments(host, args, expected):
         (["bilinearr"], "valid methods: nearest, nearest-exact"),
         ([None, "karass"], "valid schedulers: automatic, simple"),
         ([None, None, "sometimes"], "true or false"),
-        (["area", "simple", True, "extra"], "at most 3"),
+        (["area", "simple", True, 0, 1, 0.4, "extra"], "at most 6"),
+        ([None, None, None, "twice"], "upscale by must be a number"),
+        ([None, None, None, 0, 9], "passes must be a whole number from 1 to 4"),
     ],
 )
 def test_api_arguments_that_are_refused(host, args, message):

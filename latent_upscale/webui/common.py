@@ -39,7 +39,14 @@ def job_settings(p: Any) -> Settings | None:
     if isinstance(value, Settings):
         return value
     try:
-        return Settings(value.method, value.scheduler, value.full_steps)
+        return Settings(
+            value.method,
+            value.scheduler,
+            value.full_steps,
+            getattr(value, "scale", Settings.scale),
+            getattr(value, "passes", Settings.passes),
+            getattr(value, "later_denoise", Settings.later_denoise),
+        )
     except AttributeError:
         return None
 
@@ -63,6 +70,8 @@ class JobRecord:
     override_calls: int = 0
     sampling: bool = False  # inside the job's own sample call
     samplings: int = 0  # sample calls finished
+    reported: bool = False  # the "override never asked" comment was made
+    passes: Any = None  # the job's JobPasses (webui.passes) when it scales or has a mask
 
     def enter(self, p: Any) -> None:
         """Set our fields on ``p`` for the sampling, remembering the user's values."""

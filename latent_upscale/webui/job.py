@@ -25,6 +25,7 @@ from latent_upscale import __version__, options
 from latent_upscale.options import Settings
 from latent_upscale.schedules import SCHEDULES
 from latent_upscale.steps import MAX_SCHEDULE_LENGTH, check_schedule_length, runs_full_steps
+from latent_upscale.webui import passes
 from latent_upscale.webui.common import (
     ATTR,
     LOG_PREFIX,
@@ -127,46 +128,63 @@ def _sample(original: Callable, p: Any, *args: Any, **kwargs: Any) -> Any:
         )
     if record is None or record.sampling:
         return original(p, *args, **kwargs)
-    record.enter(p)
-    try:
-        samples = original(p, *args, **kwargs)
-    finally:
-        record.leave(p)  # the user's fields for every later pass (ADetailer and others)
-        record.samplings += 1
+
+    def sample_once() -> Any:
+        record.enter(p)
+        try:
+            return original(p, *args, **kwargs)
+        finally:
+            record.leave(p)  # the user's fields for every later pass (ADetailer and others)
+            record.samplings += 1
+
+    if record.passes is None:
+        samples = sample_once()
+    else:
+        samples = passes.sample(p, record.passes, sample_once)
     _check_sampling(p, record)
     return samples
 
 
 def _check_length(p: Any, settings: Settings) -> bool:
-    """The job's full-steps rule, after refusing a schedule past the length limit."""
-    full = _full_steps(p, settings)
+    """The job's full-steps rule, after refusing a schedule past the length limit (for the
+    first pass and, with several passes, the later passes' strength)."""
+    chosen = _full_steps_chosen(settings)
+    strengths = [p.denoising_strength]
+    if settings.passes > 1:
+        strengths.append(settings.later_denoise)
     try:
-        check_schedule_length(p.steps, p.denoising_strength, full)
+        for strength in strengths:
+            check_schedule_length(p.steps, strength, runs_full_steps(chosen, strength))
     except ValueError as exc:
-        if full and not settings.full_steps:  # on through the WebUI's own setting
+        if chosen and not settings.full_steps:  # on through the WebUI's own setting
             raise ValueError(
                 f"{exc} Full steps are on through the WebUI's setting \"With img2img, do "
                 'exactly the amount of steps the slider specifies".'
             ) from None
         raise
-    return full
+    return runs_full_steps(chosen, p.denoising_strength)
 
 
 def _full_steps(p: Any, settings: Settings) -> bool:
     """Whether this job runs full steps: the script's choice, or the WebUI's own setting "With
     img2img, do exactly the amount of steps the slider specifies", which the host applies
     whatever the script says (full steps at denoise 0 fall back to the WebUI's rule)."""
+    return runs_full_steps(_full_steps_chosen(settings), p.denoising_strength)
+
+
+def _full_steps_chosen(settings: Settings) -> bool:
+    """Full steps asked for: by the script, or by the WebUI's exact-steps setting."""
     opts = getattr(_shared(), "opts", None)
-    chosen = settings.full_steps or bool(getattr(opts, "img2img_fix_steps", False))
-    return runs_full_steps(chosen, p.denoising_strength)
+    return settings.full_steps or bool(getattr(opts, "img2img_fix_steps", False))
 
 
 def _check_sampling(p: Any, record: JobRecord) -> None:
     """After our sampling: say so where the WebUI's own schedule ran instead of ours."""
-    if record.override is None or record.override_calls or record.samplings > 1:
+    if record.override is None or record.override_calls or record.reported:
         return
     if record.img2img_steps is None:
         return  # interrupted or failed before the sampler started: nothing ran
+    record.reported = True
     schedule = record.override.schedule
     extra = dict(p.extra_generation_params)
     extra[options.KEY_SCHEDULER] = options.AUTOMATIC
@@ -198,9 +216,24 @@ def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwarg
     record = JobRecord(p.extra_generation_params, script=script, initialized=True)
     vars(p)[RECORD] = record  # before any change, so a failure below is undone too
     latent_resize = getattr(p, "resize_mode", None) == LATENT_RESIZE_MODE
-    if latent_resize:
+    if passes.needs_passes(p, settings, latent_resize):
+        record.passes = passes.plan(p, settings, _full_steps_chosen(settings))
+
+        def init() -> Any:
+            if record.passes.masked:  # at the picture's own size: no latent resize there
+                return original(p, *args, **kwargs)
+            return _init_with_resize(original, p, settings.method, args, kwargs)
+
+        result = passes.host_init(p, record.passes, init)
+    elif latent_resize:
         result = _init_with_resize(original, p, settings.method, args, kwargs)
     else:
+        if settings.multipass:
+            comment(
+                p,
+                "upscale by and passes apply only with resize mode 'Just resize (latent "
+                "upscale)'; this job ran at its own width and height in one pass.",
+            )
         result = original(p, *args, **kwargs)
         mode = getattr(p, "resize_mode", None)
         name = RESIZE_MODE_NAMES[mode] if isinstance(mode, int) and 0 <= mode < 3 else repr(mode)
@@ -226,6 +259,8 @@ def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwarg
         schedule = f"{SCHEDULES[used].label} schedule"
     steps = "full step count" if settings.full_steps else "the WebUI's step rule"
     log(f"{resized}, {schedule}, {steps}.")
+    if record.passes is not None:
+        log(passes.describe(record.passes) + ".")
     return result
 
 
@@ -288,14 +323,19 @@ def run_job(p: Any, settings: Settings, *, script: bool = True) -> Any:
     _check_length(p, settings)
     had = ATTR in vars(p)
     previous = vars(p).get(ATTR)
+    size = p.width, p.height
     setattr(p, ATTR, settings)
     vars(p)[RECORD] = JobRecord(p.extra_generation_params, script=script)
     try:
+        if settings.scale and getattr(p, "resize_mode", None) == LATENT_RESIZE_MODE:
+            # the size the job returns, for every script that reads it before init (ControlNet)
+            p.width, p.height = passes.target_size(p, settings)
         processed = processing.process_images(p)
         _check_job(p, settings)
         return processed
     finally:
         restore(p)
+        p.width, p.height = size
         if had:
             setattr(p, ATTR, previous)
         else:

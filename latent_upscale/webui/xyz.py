@@ -14,17 +14,36 @@ from latent_upscale.interpolation import METHODS
 from latent_upscale.schedules import SCHEDULES
 from latent_upscale.webui.common import ATTR, job_settings, log
 
-AXES: tuple[tuple[str, str, Callable[[], list[str]]], ...] = (
-    ("[Latent Upscale] Method", "method", lambda: [m.label for m in METHODS.values()]),
-    ("[Latent Upscale] Scheduler", "scheduler", lambda: [s.label for s in SCHEDULES.values()]),
-    ("[Latent Upscale] Full steps", "full_steps", lambda: ["True", "False"]),
+# (label, Settings field, value type, choices or None for typed-in numbers)
+AXES: tuple[tuple[str, str, type, Callable[[], list[str]] | None], ...] = (
+    ("[Latent Upscale] Method", "method", str, lambda: [m.label for m in METHODS.values()]),
+    (
+        "[Latent Upscale] Scheduler",
+        "scheduler",
+        str,
+        lambda: [s.label for s in SCHEDULES.values()],
+    ),
+    ("[Latent Upscale] Full steps", "full_steps", str, lambda: ["True", "False"]),
+    ("[Latent Upscale] Upscale by", "scale", float, None),
+    ("[Latent Upscale] Passes", "passes", int, None),
+    ("[Latent Upscale] Later denoise", "later_denoise", float, None),
 )
+
+
+def _number(field: str) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        return getattr(options.Settings(**{field: value}), field)  # the settings' own checks
+
+    return parse
 
 
 _AXIS_PARSERS: dict[str, Callable[[Any], Any]] = {
     "method": options.resolve_method,
     "scheduler": options.resolve_scheduler,
     "full_steps": lambda v: options.parse_bool(v, "full steps"),
+    "scale": _number("scale"),
+    "passes": _number("passes"),
+    "later_denoise": _number("later_denoise"),
 }
 
 
@@ -71,12 +90,12 @@ def register_xyz_axes(*, quiet: bool = False) -> bool:
         return False
     axis_class = getattr(xyz, "AxisOptionImg2Img", None) or xyz.AxisOption
     present = {getattr(axis, "label", None) for axis in xyz.axis_options}
-    for label, field, choices in AXES:
+    for label, field, kind, choices in AXES:
         if label not in present:
             xyz.axis_options.append(
                 axis_class(
                     label,
-                    str,
+                    kind,
                     _axis_apply(field),
                     confirm=_axis_confirm(field),
                     choices=choices,
