@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from latent_upscale import options
+from latent_upscale import passes as ps
 from latent_upscale.command import compare as cmp
 from latent_upscale.command import preview as pv
 from latent_upscale.command import schedule as sch
@@ -40,7 +41,10 @@ FIGURE_FILES = {
     "schedule": "schedule-default-vs-full-steps.png",
     "overview": "schedulers-overview.png",
     "methods": "methods-compare.png",
+    "passes": "multipass-2x-2-passes.png",
 }
+# The README's multi-pass figure is what this draws: schedule <these> --png FILE
+PASSES_FIGURE_ARGS = ("--passes", "2", "--scale", "2", "--denoise", "0.6")
 
 EXIT_CODES_EPILOG = f"""\
 exit codes:
@@ -126,11 +130,30 @@ def _in_range(what: str, low: float, high: float, *, open_low: bool) -> Callable
     return parse
 
 
+def _number(value: str) -> object:
+    """A command-line number as int or float; anything else as given (its validator names it)."""
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _validated(what: str, check: Callable[[object], Any]) -> Callable[[str], Any]:
+    """An argparse type from a validator of :mod:`latent_upscale.passes` (its range message)."""
+    return _argument_type(what, lambda value: check(_number(value)))
+
+
 _steps = _whole("steps", 1, MAX_SCHEDULE_LENGTH)
 _seed = _whole("seed", 0, 2**63 - 1)
 _denoise = _in_range("denoise", 0.0, 1.0, open_low=False)  # a denoising strength, as the WebUI's
 MAX_SCALE = 8.0
 _scale = _in_range("scale", 0.0, MAX_SCALE, open_low=True)  # a resize factor
+_passes = _validated("passes", ps.check_passes)
+_upscale_by = _validated("scale", ps.check_scale)  # 0 = off
+_later_denoise = _validated("later denoise", ps.check_later_denoise)
+MAX_PIXEL_SIDE = cmp.MAX_SIDE * ps.SIZE_MULTIPLE  # image pixels per side (one latent pixel is 8)
 
 
 def _size(value: str) -> tuple[int, int]:
@@ -149,6 +172,24 @@ def _size(value: str) -> tuple[int, int]:
             f"size {value!r} is over the limit of {cmp.MAX_SIDE} latent pixels per side"
         )
     return height, width
+
+
+def _pixel_size(value: str) -> tuple[int, int]:
+    """``WxH`` (image pixels, as the WebUI's width and height) → (width, height), within limits."""
+    parts = value.lower().replace("*", "x").split("x")
+    try:
+        width, height = (int(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected WxH in image pixels (e.g. 512x768), got {value!r}"
+        ) from None
+    low = ps.SIZE_MULTIPLE
+    if not (low <= width <= MAX_PIXEL_SIDE and low <= height <= MAX_PIXEL_SIDE):
+        raise argparse.ArgumentTypeError(
+            f"each side must be in [{low}, {MAX_PIXEL_SIDE}] pixels "
+            f"({cmp.MAX_SIDE} latent pixels), got {value!r}"
+        )
+    return width, height
 
 
 def _png_path(value: str) -> Path:
@@ -235,12 +276,42 @@ def cmd_list(args: argparse.Namespace) -> int:
 # --- schedule ----------------------------------------------------------------------------------
 
 
+def _check_length(steps: int, denoise: float, full_steps: bool, what: str = "") -> None:
+    """The schedule-length limit, as a usage error (checked before anything is computed)."""
+    try:
+        check_schedule_length(steps, denoise, full_steps)
+    except ValueError as exc:
+        raise UsageError(what + str(exc).removeprefix("Latent Upscale: ")) from None
+
+
+def _multi_pass(args: argparse.Namespace) -> bool:
+    """Whether ``schedule`` shows a multi-pass upscale (else exactly the one-pass output)."""
+    return args.passes > 1 or args.scale > 0
+
+
+def _target(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    """The last pass's size: ``size`` times ``scale`` (rounded to 8s), or ``size`` at scale 0."""
+    if scale == 0:
+        return size
+    target = ps.scaled_size(size, scale)
+    if max(target) > MAX_PIXEL_SIDE:
+        raise UsageError(
+            f"{size[0]}x{size[1]} upscaled by {scale:g} is {target[0]}x{target[1]}, over the "
+            f"limit of {MAX_PIXEL_SIDE} pixels ({cmp.MAX_SIDE} latent pixels) per side; "
+            "lower --scale or --size"
+        )
+    return target
+
+
+def _schedule_name(name: str, sampler: str) -> str:
+    return f"Automatic ({sampler})" if name == "automatic" else name
+
+
 def cmd_schedule(args: argparse.Namespace) -> int:
     """Print (and optionally plot) the sigmas that run, against the WebUI's default."""
-    try:
-        check_schedule_length(args.steps, args.denoise, args.full_steps)
-    except ValueError as exc:
-        raise UsageError(str(exc).removeprefix("Latent Upscale: ")) from None
+    _check_length(args.steps, args.denoise, args.full_steps)
+    if _multi_pass(args):
+        return _schedule_passes(args)
     plotting = _plotting() if args.plot else None
     ours, default = sch.schedule_runs(
         args.scheduler,
@@ -290,6 +361,121 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             ],
             title=title,
         )
+        write_atomic(args.plot, png)
+        if not args.json:
+            print(f"\nwrote {args.plot} ({len(png) // 1024} KiB)")
+    return EXIT_OK
+
+
+def _passes_title(plan: list[ps.Pass], args: argparse.Namespace) -> str:
+    """``512x512 -> 1024x1024 px (x2) in 2 passes: simple, 30 steps, full steps (SD1 table)``."""
+    (width, height), target = args.size, plan[-1]
+    factor = f" (x{args.scale:g})" if args.scale > 0 else " (--scale 0: no upscale)"
+    rule = "full steps" if args.full_steps else "steps x denoise"
+    return (
+        f"{width}x{height} -> {target.width}x{target.height} px{factor} in "
+        f"{len(plan)} pass{'es' if len(plan) > 1 else ''}: "
+        f"{_schedule_name(args.scheduler, args.sampler)}, {args.steps} steps, {rule} "
+        f"({args.model.upper()} table)"
+    )
+
+
+def _check_passes(args: argparse.Namespace) -> tuple[int, int]:
+    """The target size, once every pass is within the limits (sizes, schedule lengths)."""
+    _check_length(args.steps, args.denoise, args.full_steps)
+    if args.passes > 1:
+        _check_length(args.steps, args.later_denoise, args.full_steps, "later passes: ")
+    return _target(args.size, args.scale)
+
+
+def _passes_plan(args: argparse.Namespace) -> list[ps.Pass]:
+    """What each pass of ``schedule --passes/--scale`` runs; limits checked first."""
+    target = _check_passes(args)
+    return sch.plan_job_passes(
+        args.scheduler,
+        args.steps,
+        args.denoise,
+        args.full_steps,
+        source=args.size,
+        target=target,
+        passes=args.passes,
+        later_denoise=args.later_denoise,
+        model=args.model,
+        table_kind=args.table,
+        sampler=args.sampler,
+    )
+
+
+def _passes_png(plotting: Any, plan: list[ps.Pass], args: argparse.Namespace) -> bytes:
+    """The multi-pass figure: each pass's sigmas (left) and its size (right)."""
+    source = args.size
+    series = [
+        (
+            f"pass {p.index}: {p.width}x{p.height}, denoise {p.denoise:g} → {p.steps_run} steps",
+            sch.pass_sigmas(p),
+        )
+        for p in plan
+    ]
+    sizes = [(f"init image: {source[0]}x{source[1]} px", source[0], source[1])]
+    for p in plan:
+        latent_h, latent_w = p.latent_size
+        label = f"pass {p.index}: {p.width}x{p.height} px, latent {latent_w}x{latent_h}"
+        sizes.append((label, p.width, p.height))
+    title = _passes_title(plan, args).replace(" -> ", " → ")
+    return plotting.passes_png(series, sizes, title=title)
+
+
+def _schedule_passes(args: argparse.Namespace) -> int:
+    """``schedule`` with --passes or --scale: what each pass of a latent upscale runs."""
+    _check_passes(args)  # before matplotlib is looked for
+    plotting = _plotting() if args.plot else None
+    plan = _passes_plan(args)
+    total = sum(p.steps_run for p in plan)
+    title = _passes_title(plan, args)
+    if args.json:
+        ours, default = sch.schedule_runs(
+            args.scheduler,
+            args.steps,
+            args.denoise,
+            args.full_steps,
+            model=args.model,
+            table_kind=args.table,
+            sampler=args.sampler,
+        )
+        settings = {
+            "scheduler": args.scheduler,
+            "steps": args.steps,
+            "denoise": args.denoise,
+            "full_steps": args.full_steps,
+            "model": args.model,
+            "table": args.table,
+            "sampler": args.sampler,
+            "size": list(args.size),
+            "scale": args.scale,
+            "target": [plan[-1].width, plan[-1].height],
+            "passes": args.passes,
+            "later_denoise": args.later_denoise,
+        }
+        payload = {"settings": settings, "latent_upscale": ours.as_json()}
+        payload["webui_default"] = default.as_json()
+        payload["passes"] = [sch.pass_json(p) for p in plan]
+        payload["steps_run_all_passes"] = total
+        print(json.dumps(payload, indent=2))
+    else:
+        print(title)
+        for p in plan:
+            print(f"  {sch.describe_pass(p, len(plan))}")
+        print(f"  total: {total} steps run across {len(plan)} pass{'es' if len(plan) > 1 else ''}")
+        print("  sizes are width x height; each pass resizes the latent, then denoises it")
+        if args.full_steps and any(not p.plan.full_steps for p in plan):
+            print("  note: full steps do not apply at denoise 0; the WebUI's own rule runs")
+        note = sch.sampler_note(args.sampler)
+        if note:
+            print(f"  note: {note}")
+        print()
+        print(sch.format_passes_table(plan))
+    if plotting is not None:
+        png = _passes_png(plotting, plan, args)
         write_atomic(args.plot, png)
         if not args.json:
             print(f"\nwrote {args.plot} ({len(png) // 1024} KiB)")
@@ -392,6 +578,8 @@ def build_figures() -> dict[str, bytes]:
             f"img2img denoise {denoise:g}, full steps: the {steps} steps run",
         ),
     )
+    args = build_parser().parse_args(["schedule", *PASSES_FIGURE_ARGS])
+    figures[FIGURE_FILES["passes"]] = _passes_png(plotting, _passes_plan(args), args)
     latent = pv.synthetic_latent()
     size = cmp.target_size(latent.shape, cmp.DEFAULT_SCALE, None)
     comparison = cmp.compare_methods(latent, size, list(METHODS), skip_unavailable=True)
@@ -465,6 +653,25 @@ def build_parser() -> argparse.ArgumentParser:
             "show the classic case: 30 steps at denoise 0.4 run 13 steps by default and 30 "
             f"with full steps. Schedules longer than {MAX_SCHEDULE_LENGTH:,} steps (full steps "
             "at a tiny denoise) are refused."
+        )
+        + "\n\n"
+        + _wrap(
+            "Several passes (--passes N and/or --scale F): an upscale of the --size image by F "
+            "(sizes rounded to multiples of 8) in N passes, each resizing the latent "
+            "geometrically (2x in 2 passes: about 1.41x, then 1.41x) and denoising it, pass 1 "
+            "at --denoise and the others at --later-denoise. Printed per pass: its size in "
+            "pixels and as a latent (width x height), denoise, steps run and sigmas (one "
+            "column per pass), then the steps run across all passes; --png draws them."
+        )
+        + "\n\n"
+        + _wrap(
+            "JSON (--json): keys settings, latent_upscale and webui_default as for one pass "
+            "(pass 1's denoise); with --passes or --scale also settings.size, scale, target, "
+            "passes, later_denoise, steps_run_all_passes, and a list passes of per-pass objects "
+            '{"pass", "width", "height", "latent": [height, width], "denoise", "full_steps", '
+            '"total_steps", "t_enc", "start", "steps_run", "sigmas"} (sizes in image pixels; '
+            "latent in latent pixels, torch order; start is the index of the first sigma run "
+            "in the total_steps schedule)."
         ),
         epilog=EXIT_CODES_EPILOG,
         formatter_class=formatter,
@@ -514,7 +721,44 @@ def build_parser() -> argparse.ArgumentParser:
         "Automatic schedule, and DPM2, DPM2 a and DPM++ 3M SDE drop the next-to-last sigma; "
         f"one of: {', '.join(KDIFFUSION_SAMPLERS)}",
     )
-    p_sched.add_argument("--plot", type=_png_path, metavar="FILE.png", help="also draw both runs")
+    p_sched.add_argument(
+        "--passes",
+        type=_passes,
+        default=ps.DEFAULT_PASSES,
+        metavar="N",
+        help=f"latent upscale in N passes, 1 to {ps.MAX_PASSES} (default: {ps.DEFAULT_PASSES})",
+    )
+    p_sched.add_argument(
+        "--scale",
+        type=_upscale_by,
+        default=ps.DEFAULT_SCALE,
+        metavar="F",
+        help=f"upscale by F, 0 (off) or up to {ps.MAX_SCALE:g} (default: 0: the passes keep "
+        "--size)",
+    )
+    p_sched.add_argument(
+        "--size",
+        type=_pixel_size,
+        default=(512, 512),
+        metavar="WxH",
+        help="the init image's width x height in pixels, with --passes or --scale "
+        f"(default: 512x512; each side up to {MAX_PIXEL_SIDE}, also after --scale)",
+    )
+    p_sched.add_argument(
+        "--later-denoise",
+        type=_later_denoise,
+        default=ps.DEFAULT_LATER_DENOISE,
+        metavar="D",
+        help="denoising strength of the passes after the first, in [0, 1] "
+        f"(default: {ps.DEFAULT_LATER_DENOISE:g})",
+    )
+    p_sched.add_argument(
+        "--plot",
+        "--png",
+        type=_png_path,
+        metavar="FILE.png",
+        help="also draw both runs (with --passes or --scale: each pass's sigmas and size)",
+    )
     p_sched.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p_sched.set_defaults(func=cmd_schedule)
 

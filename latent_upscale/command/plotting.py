@@ -133,6 +133,88 @@ def schedule_png(series: Sequence[tuple[str, Sequence[float]]], *, title: str) -
         return _png(fig, colors=128)
 
 
+# Okabe–Ito colours for the passes (pass 1 first), and the init image's gray.
+_PASS_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+_PASS_MARKERS = ("o", "s", "^", "D", "v", "P")
+_SOURCE_COLOUR = "#666666"
+
+
+def passes_png(
+    series: Sequence[tuple[str, Sequence[float]]],
+    sizes: Sequence[tuple[str, int, int]],
+    *,
+    title: str,
+) -> bytes:
+    """Two panels for a multi-pass upscale: each pass's sigmas, and the size it works at.
+
+    ``series``: (label, sigmas) per pass. ``sizes``: (label, width, height) of the init image,
+    then of each pass, in pixels; drawn to scale as nested rectangles from a common corner.
+    Passes whose sigmas coincide stay visible: earlier passes have larger, hollow markers.
+    """
+    with _style():
+        fig = _figure(12.0, 4.4, 80)
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": (1.5, 1)})
+        count = len(series)
+        for index, (label, sigmas) in enumerate(series):
+            colour = _PASS_COLOURS[index % len(_PASS_COLOURS)]
+            left.plot(
+                range(len(sigmas)),
+                list(sigmas),
+                marker=_PASS_MARKERS[index % len(_PASS_MARKERS)],
+                markersize=3.5 + 2.0 * (count - 1 - index),
+                markerfacecolor="none" if index < count - 1 else colour,
+                linewidth=1.5,
+                color=colour,
+                label=label,
+                zorder=2 + index,
+            )
+        left.set_xlabel("sampling step within the pass (σ before the step; last: where it ends)")
+        left.set_ylabel("σ (noise level)")
+        left.set_title("sigmas each pass runs")
+        left.set_xlim(left=-0.5)
+        left.set_ylim(bottom=0)
+        left.legend(loc="upper right", frameon=True)
+
+        from matplotlib.colors import to_rgb
+        from matplotlib.patches import Rectangle
+
+        for index, (label, width, height) in reversed(list(enumerate(sizes))):
+            source = index == 0
+            colour = _SOURCE_COLOUR if source else _PASS_COLOURS[(index - 1) % len(_PASS_COLOURS)]
+            tint = [0.88 + 0.12 * c for c in to_rgb(colour)]  # opaque: no stacking
+            right.add_patch(Rectangle((0, 0), width, height, facecolor=tint, edgecolor="none"))
+            right.add_patch(
+                Rectangle(
+                    (0, 0),
+                    width,
+                    height,
+                    fill=False,
+                    edgecolor=colour,
+                    linewidth=1.8,
+                    linestyle="--" if source else "-",
+                    label=label,
+                )
+            )
+        right.set_xlim(0, max(w for _, w, _ in sizes) * 1.04)
+        right.set_ylim(max(h for _, _, h in sizes) * 1.04, 0)  # image orientation
+        right.set_aspect("equal")
+        right.set_xlabel("width (pixels)")
+        right.set_ylabel("height (pixels)")
+        right.set_title("size of each pass, to scale (latent = pixels / 8)")
+        handles, labels = right.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda i: -i)  # init image first
+        right.legend(
+            [handles[i] for i in order],
+            [labels[i] for i in order],
+            loc="center left",
+            bbox_to_anchor=(1.03, 0.5),
+            frameon=False,
+        )
+        fig.suptitle(title, fontsize=10)
+        fig.tight_layout()
+        return _png(fig, colors=128)
+
+
 def _series_style(index: int) -> dict[str, Any]:
     """Colour and line style for the i-th of many curves (tab10 × 4 line styles)."""
     import matplotlib as mpl

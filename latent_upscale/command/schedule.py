@@ -3,13 +3,15 @@
 Both columns come from the one function that decides what a WebUI img2img job runs
 (:func:`latent_upscale.steps.plan_img2img`): "latent-upscale" with the chosen schedule and full
 steps, "webui-default" with the WebUI's Automatic schedule and its own step rule. Nothing here
-recomputes step counts or slices.
+recomputes step counts or slices. A multi-pass upscale (``--passes``, ``--scale``) is
+:func:`latent_upscale.passes.plan_passes`, which runs :func:`plan_img2img` once per pass.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from latent_upscale.passes import Pass, plan_passes
 from latent_upscale.schedules import AUTOMATIC, KDIFFUSION_SAMPLERS, SCHEDULES, discards_penultimate
 from latent_upscale.steps import Img2ImgPlan, plan_img2img
 from latent_upscale.tables import discrete_sigmas
@@ -150,3 +152,96 @@ def overview_series(
             plan = plan_img2img(name, steps, strength, True, table, sampler=sampler, sdxl=sdxl)
             series[name] = plan.sigmas.tolist()
     return full, partial
+
+
+# --- several passes ----------------------------------------------------------------------------
+
+
+def plan_job_passes(
+    scheduler: str,
+    steps: int,
+    denoise: float,
+    full_steps: bool,
+    *,
+    source: tuple[int, int],
+    target: tuple[int, int],
+    passes: int,
+    later_denoise: float,
+    model: str = "sd1",
+    table_kind: str = "a1111",
+    sampler: str = DEFAULT_SAMPLER,
+) -> list[Pass]:
+    """What each pass of a multi-pass upscale runs, from :func:`plan_passes` (one plan path)."""
+    return plan_passes(
+        scheduler,
+        steps,
+        denoise,
+        full_steps,
+        source=source,
+        target=target,
+        passes=passes,
+        later_denoise=later_denoise,
+        table=discrete_sigmas(table_kind),
+        sampler=sampler,
+        sdxl=model == "sdxl",
+    )
+
+
+def pass_start(item: Pass) -> int:
+    """Index of the pass's first sigma in the schedule the WebUI builds."""
+    return item.plan.total - item.plan.t_enc - 1
+
+
+def pass_sigmas(item: Pass) -> list[float]:
+    return [float(v) for v in item.sigmas.tolist()]
+
+
+def pass_json(item: Pass) -> dict:
+    """One entry of the ``passes`` list of ``schedule --json``."""
+    latent_h, latent_w = item.latent_size
+    return {
+        "pass": item.index,
+        "width": item.width,
+        "height": item.height,
+        "latent": [latent_h, latent_w],
+        "denoise": item.denoise,
+        "full_steps": item.plan.full_steps,
+        "total_steps": item.plan.total,
+        "t_enc": item.plan.t_enc,
+        "start": pass_start(item),
+        "steps_run": item.steps_run,
+        "sigmas": pass_sigmas(item),
+    }
+
+
+def size_text(width: int, height: int) -> str:
+    return f"{width}x{height}"
+
+
+def pass_label(item: Pass, count: int) -> str:
+    """``pass 1/2: 728x728 px -> latent 91x91`` (width x height)."""
+    latent_h, latent_w = item.latent_size
+    return (
+        f"pass {item.index}/{count}: {size_text(item.width, item.height)} px -> "
+        f"latent {size_text(latent_w, latent_h)}"
+    )
+
+
+def describe_pass(item: Pass, count: int) -> str:
+    """One line per pass: sizes, denoise, steps run and where they start."""
+    plan = item.plan
+    rule = "full steps" if plan.full_steps else "steps x denoise"
+    return (
+        f"{pass_label(item, count)}, denoise {item.denoise:g}: {rule}, {item.steps_run} steps "
+        f"run, from sigma #{pass_start(item)} of a {plan.total}-step schedule"
+    )
+
+
+def format_passes_table(plan: list[Pass]) -> str:
+    """One column of sigmas per pass, one row per sigma index (``-`` where a pass has ended)."""
+    columns = [pass_sigmas(item) for item in plan]
+    rows = [f"{'sigma#':>6}" + "".join(f"  {f'pass {item.index}':>15}" for item in plan)]
+    for i in range(max(len(c) for c in columns)):
+        cells = [f"{c[i]:15.6f}" if i < len(c) else f"{'-':>15}" for c in columns]
+        rows.append(f"{i:>6}" + "".join(f"  {cell}" for cell in cells))
+    return "\n".join(rows)
