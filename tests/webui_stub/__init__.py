@@ -10,6 +10,16 @@ img2img ``init`` around the latent resize, the k-diffusion ``get_sigmas`` order 
 ``sample_img2img`` slicing, ``setup_img2img_steps``, the timestep samplers, txt2img with the
 Hires. fix (``latent_upscale_modes``, ``sample_hr_pass``, the upscaler dropdown), infotext
 creation and pasting, the script runner, the X/Y/Z axis classes and the script callbacks.
+
+For jobs that sample more than once it also has the hosts' per-job pieces (A1111 1.10.1 rules):
+``modules.rng.ImageRNG`` (``p.rng`` made per batch after ``init``, img2img noise from it),
+``shared.state`` job/step counters with ``begin``/``nextjob``/``skip``, ``shared.total_tqdm``,
+``process_before_every_sampling`` (1.10+, Forge family), img2img masks (blur, invert, "Only
+masked" crop and ``paste_to``, fills, ``mask_for_overlay``, ``overlay_images``), inpainting
+models' image conditioning (``StubModel(inpainting=True)``), and decoded pixels with the
+overlay pasted back (``Processed.pixels``). ``Processed.sampler_runs`` lists every sampler run
+of the job in order, each with the noise, size, denoise, conditioning, mask and job counters it
+saw. See ``host/processing.py`` for what is simplified (resampling, blur, fill).
 """
 
 from __future__ import annotations
@@ -72,6 +82,8 @@ class HostShape:
     ddim_cfgpp: bool = False  # 1.10+ has "DDIM CFG++"
     karras_sampler_names: bool = True  # <= 1.8: "DPM++ 2M Karras" is its own sampler
     callback_names: bool = False  # 1.9+: on_* callbacks take name=
+    before_every_sampling: bool = False  # 1.10+ / Forge: img2img sample calls the scripts'
+    # process_before_every_sampling
     gradio: str = "3.41.2"
 
 
@@ -98,6 +110,7 @@ SHAPES: dict[str, HostShape] = {
             ddim_cfgpp=True,
             karras_sampler_names=False,
             callback_names=True,
+            before_every_sampling=True,
         ),
         HostShape(
             "forge",
@@ -111,6 +124,7 @@ SHAPES: dict[str, HostShape] = {
             ddim_cfgpp=True,
             karras_sampler_names=False,
             callback_names=True,
+            before_every_sampling=True,
             gradio="4.40.0",
         ),
     )
@@ -126,6 +140,7 @@ MAIN_SHAPES = ("a1111-1.7", "a1111-1.9", "a1111-1.10", "forge", "reforge")
 _MODULE_FILES = (
     "shared",
     "devices",
+    "rng",
     "sd_samplers_common",
     "sd_schedulers",
     "sd_samplers_kdiffusion",

@@ -50,6 +50,9 @@ class Script:
     def before_process(self, p: Any, *args: Any) -> None:
         pass
 
+    def process_before_every_sampling(self, p: Any, *args: Any, **kwargs: Any) -> None:
+        pass
+
     def elem_id(self, item_id: str) -> str:
         need_tabname = self.show(True) == self.show(False)
         tabkind = "img2img" if self.is_img2img else "txt2img"
@@ -95,6 +98,7 @@ class ScriptRunner:
         self.selectable_scripts: list[Script] = []
         self.alwayson_scripts: list[Script] = []
         self.infotext_fields: list[Any] = []
+        self.errors: list[BaseException] = []  # what the runner reported and went past
 
     def initialize_scripts(self, is_img2img: bool) -> None:
         for data in scripts_data:
@@ -134,6 +138,20 @@ class ScriptRunner:
 
     def before_process_init_images(self, p: Any, pp: Any) -> None:
         pass
+
+    def process_before_every_sampling(self, p: Any, **kwargs: Any) -> None:
+        """Each always-on script's hook before each sampling (img2img ``sample`` on 1.10+ and
+        the Forge family). As the hosts do, a script's exception is reported and the job goes
+        on; the stub keeps it in ``errors`` (and prints a line)."""
+        for script in self.alwayson_scripts:
+            method = getattr(script, "process_before_every_sampling", None)
+            if method is None:
+                continue
+            try:
+                method(p, *p.script_args[script.args_from : script.args_to], **kwargs)
+            except Exception as exc:
+                self.errors.append(exc)
+                print(f"Error running process_before_every_sampling: {script.filename}: {exc!r}")
 
     def run(self, p: Any, *args: Any) -> Any:
         index = args[0]

@@ -184,15 +184,14 @@ class KDiffusionSampler(sd_samplers_common.Sampler):
         sigmas = self.get_sigmas(p, steps)
         sigma_sched = sigmas[steps - t_enc - 1 :]
         xi = x + noise * sigma_sched[0].to(x.device)
-        self.runs.append(
-            {
-                "total": steps,
-                "t_enc": t_enc,
-                "sigmas": sigma_sched.detach().cpu().clone(),  # what ran, for comparisons
-                "sigmas_device": sigmas.device,
-                "x": x.detach().clone(),  # the latent it started from (hires: the resized one)
-            }
-        )
+        run = {
+            "total": steps,
+            "t_enc": t_enc,
+            "sigmas": sigma_sched.detach().cpu().clone(),  # what ran, for comparisons
+            "sigmas_device": sigmas.device,
+            "x": x.detach().clone(),  # the latent it started from (hires: the resized one)
+        }
+        self._record(p, run, x, noise, image_conditioning)
 
         def step(latent: torch.Tensor, i: int) -> torch.Tensor:
             s, s_next = sigma_sched[i].item(), sigma_sched[i + 1].item()
@@ -212,7 +211,8 @@ class KDiffusionSampler(sd_samplers_common.Sampler):
         """txt2img: the full schedule from pure noise ``x`` toward a fixed fake prediction."""
         steps = steps or p.steps
         sigmas = self.get_sigmas(p, steps)
-        self.runs.append({"total": steps, "t_enc": steps, "sigmas": sigmas.detach().cpu().clone()})
+        run = {"total": steps, "t_enc": steps, "sigmas": sigmas.detach().cpu().clone()}
+        self._record(p, run, x, x, image_conditioning)
 
         def step(latent: torch.Tensor, i: int) -> torch.Tensor:
             s, s_next = sigmas[i].item(), sigmas[i + 1].item()

@@ -34,8 +34,11 @@ class CompVisSampler(sd_samplers_common.Sampler):
         steps, t_enc = sd_samplers_common.setup_img2img_steps(p, steps)
         timesteps = self.get_timesteps(p, steps)
         run = timesteps[:t_enc]
-        self.runs.append({"total": steps, "t_enc": t_enc, "timesteps": run.cpu().clone()})
-        return self._loop(p, x + 0.1 * noise, len(run), lambda latent, i: latent * 0.99)
+        record = {"total": steps, "t_enc": t_enc, "timesteps": run.cpu().clone()}
+        self._record(p, record, x, noise, image_conditioning)
+        return self._loop(
+            p, x + 0.1 * noise, len(run), lambda latent, i: latent * 0.99, sampling_steps=t_enc + 1
+        )
 
     def sample(
         self,
@@ -47,6 +50,8 @@ class CompVisSampler(sd_samplers_common.Sampler):
         image_conditioning: Any = None,
     ) -> torch.Tensor:
         """txt2img: every timestep from pure noise ``x``."""
-        run = self.get_timesteps(p, steps or p.steps)
-        self.runs.append({"total": len(run), "t_enc": len(run), "timesteps": run.cpu().clone()})
-        return self._loop(p, x, len(run), lambda latent, i: latent * 0.99)
+        steps = steps or p.steps
+        run = self.get_timesteps(p, steps)
+        record = {"total": len(run), "t_enc": len(run), "timesteps": run.cpu().clone()}
+        self._record(p, record, x, x, image_conditioning)
+        return self._loop(p, x, len(run), lambda latent, i: latent * 0.99, sampling_steps=steps)

@@ -43,6 +43,8 @@ _options = {
     "rho": 0.0,
     "sd_vae_encode_method": "Full",
     "enable_quantization": False,
+    "overlay_inpaint": True,
+    "inpainting_mask_weight": 1.0,
 }
 if HOST.schedulers is None:
     _options["k_sched_type"] = "Automatic"
@@ -52,24 +54,82 @@ opts = FrozenOptions(**_options)
 
 
 class State:
-    """``shared.state``: the interrupt flags, plus a per-step hook for tests."""
+    """``shared.state``: the job and step counters, the interrupt flags, hooks for tests.
+
+    ``begin()`` resets the counters as the host's does when a job starts (the stub's
+    ``process_images`` calls it for an outermost job: the stub has no UI wrapper), and
+    ``nextjob()`` counts a finished sampling (each n_iter iteration, each Hires. fix pass).
+    """
 
     def __init__(self) -> None:
         self.interrupted = False
         self.skipped = False
         self.stopping_generation = False
+        self.job = ""
+        self.job_count = 0
+        self.job_no = 0
+        self.sampling_step = 0
+        self.sampling_steps = 0
+        self.processing_has_refined_job_count = False
         self.on_step = None  # test hook: called (p, step) by the sampling loop
         self.on_postprocess = None  # test hook: called (p,) after each sample, as ADetailer's
         # postprocess_image runs between a job's sampling and its infotext
 
+    def begin(self, job: str = "(unknown)") -> None:
+        self.job = job
+        self.job_count = -1
+        self.job_no = 0
+        self.sampling_step = 0
+        self.processing_has_refined_job_count = False
+        self.interrupted = False
+        self.skipped = False
+        self.stopping_generation = False
+
     def interrupt(self) -> None:
         self.interrupted = True
 
+    def skip(self) -> None:
+        self.skipped = True
+
     def nextjob(self) -> None:
-        """The host counts jobs for its progress bar; nothing to do here."""
+        self.job_no += 1
+        self.sampling_step = 0
+
+
+class TotalTQDM:
+    """``shared.total_tqdm``, the console's "Total progress" bar, as numbers: ``total`` (set by
+    ``updateTotal``, else job_count x sampling_steps when the bar starts) and ``n`` (one per
+    sampler step). ``clear()`` closes the bar (the stub's process_images does that when an
+    outermost job starts, so a test reads the last job's numbers after it)."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.n = 0
+        self.active = False
+
+    def reset(self) -> None:
+        self.total = state.job_count * state.sampling_steps
+        self.n = 0
+        self.active = True
+
+    def update(self) -> None:
+        if not self.active:
+            self.reset()
+        self.n += 1
+
+    def updateTotal(self, new_total: int) -> None:
+        if not self.active:
+            self.reset()
+        self.total = new_total
+
+    def clear(self) -> None:
+        self.total = None
+        self.n = 0
+        self.active = False
 
 
 state = State()
+total_tqdm = TotalTQDM()
 device = torch.device(os.environ.get("LATENT_UPSCALE_STUB_DEVICE", "cpu"))  # e.g. cuda, mps
 sd_model = None  # set by processing.make_img2img
 
