@@ -89,18 +89,17 @@ def _lacks_half_kernel(error: BaseException) -> bool:
 # A pass along one axis turns neighbour pairs (b1, b2) = (x[k], x[k + 1]) of C-channel vectors
 # and a ratio r into
 #     slerp(b1/|b1|, b2/|b2|, r) · ((1 - r)|b1| + r|b2|) = w1·b1 + w2·b2,
-#     w1 = sin((1 - r)a) · T,   w2 = sin(r·a) · T · λ,   T = (1 + r(|b2|/|b1| - 1)) / sin a,
-# with a the angle between b1 and b2 and λ = |b1|/|b2|. Per pair this needs four numbers (a,
-# 1/sin a, (|b2| - |b1|)/(|b1| sin a), λ); per output pixel two sines and a few multiplies on
-# one scalar per pixel, then one two-tap blend of the C channels. ComfyUI's two special cases
-# get exact weights: near-parallel pairs keep b1 (w1, w2) = (1, 0), near-opposite pairs blend
-# linearly ((1 - r), r). A zero vector's unit vector is 0, as in ComfyUI (so its cosine with
-# any neighbour is 0: a right angle). Norms are floored at ε = sqrt(smallest normal number)
+#     w1 = sin((1 - r)a) · L/(|b1| sin a),   w2 = sin(r·a) · L/(|b2| sin a),
+# with a the angle between b1 and b2 and L = (1 - r)|b1| + r|b2|. Per pair this needs five
+# numbers: a and the four |b_e|/(|b_c| sin a), e, c in {1, 2}, so that L/(|b_c| sin a) is one
+# lerp of them in r; per output pixel then one multiply, one sine, one lerp and one multiply on
+# two scalars, and one two-tap blend of the C channels. ComfyUI's two special cases get exact
+# weights: near-parallel pairs keep b1 (w1, w2) = (1, 0), near-opposite pairs blend linearly
+# ((1 - r), r). A zero vector's unit vector is 0, as in ComfyUI (so its cosine with any
+# neighbour is 0: a right angle). Norms are floored at ε = sqrt(smallest normal number)
 # (b/ε instead of b/|b| below it), which keeps every weight finite and the result continuous.
 # Scales of a short period (2x, 4x, 1.5x, 1.25x, ...) run on strided views (one group of
 # views for several phases at once); others gather per pixel.
-
-_P_ANGLE, _P_INV_SIN, _P_SLOPE, _P_LAMBDA = 0, 1, 2, 3  # channels of the pair maps
 
 
 @functools.lru_cache(maxsize=64)
@@ -124,9 +123,10 @@ def _bislerp_coords(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, 
 
 
 def _pair_maps(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Per neighbour pair (k, k+1) along ``dim``: [B, 4, ...] maps (angle a, 1/sin a,
-    (|b2| - |b1|)/(|b1| sin a), λ = |b1|/|b2|), and for ComfyUI's special pairs, if there are
-    any, [B, 4, ...] fixed weights (K1, K2, O1, O2): w_i += K_i + r·O_i, the maps being 0 there.
+    """Per neighbour pair (k, k+1) along ``dim``: [B, 5, ...] maps (angle a, then |b_e|/(|b_c|
+    sin a) for e = 1, 2 (lerp start, end) and c = 1, 2 (w1, w2)), and for ComfyUI's special
+    pairs, if there are any, [B, 4, ...] fixed weights (K1, K2, O1, O2): w_i += K_i + r·O_i,
+    the lerp ends being 0 there.
     """
     n = x.shape[dim] - 1
     floor = math.sqrt(torch.finfo(x.dtype).tiny)
@@ -140,33 +140,49 @@ def _pair_maps(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor | 
         unit = x / norm
     cos = (unit.narrow(dim, 0, n) * unit.narrow(dim, 1, n)).sum(1, keepdim=True)
     del unit
-    n1, n2 = norm.narrow(dim, 0, n), norm.narrow(dim, 1, n)
+    special = _special_pairs(cos)
     shape = list(cos.shape)
-    shape[1] = 4
+    shape[1] = 5
     maps = cos.new_empty(shape)
-    angle, inv_sin, slope, lam = (maps.narrow(1, i, 1) for i in range(4))
-    torch.acos(cos.clamp_(-1.0, 1.0), out=angle)  # clamped: still beyond the thresholds
-    torch.reciprocal(torch.sin(angle), out=inv_sin)
-    torch.sub(n2, n1, out=slope).mul_(inv_sin).div_(n1)
-    torch.div(n1, n2, out=lam)
-    # ComfyUI's thresholds, compared in the working dtype as ComfyUI compares them; a NaN cosine
-    # is neither (its pair's outputs become NaN). The extremes tell whether any pair is special
-    # (one cheap reduction; with a NaN among them, the elementwise test decides).
-    low, high = (float(v) for v in torch.aminmax(cos))
-    parallel_cos, opposite_cos = _thresholds(cos.dtype)
-    if math.isnan(low) or math.isnan(high):
-        if not bool((cos.abs() > _PARALLEL_COS).any()):
-            return maps, None
-    elif opposite_cos <= low and high <= parallel_cos:
+    angle, lerp_ends = maps.split((1, 4), dim=1)
+    torch.acos(cos, out=angle)
+    # (|b1|, |b2|) per pair as a [B, 2, ...] view of the norms: channel 1 is one step along dim
+    shape[1] = 2
+    stride = list(norm.stride())
+    stride[1] = stride[dim]
+    ends = norm.as_strided(shape, stride, norm.storage_offset())
+    scaled = torch.mul(ends, angle.sin(), out=cos.new_empty(shape))  # |b_c| sin a
+    torch.div(ends.unsqueeze(2), scaled.unsqueeze(1), out=lerp_ends.unflatten(1, (2, 2)))
+    if special is None:
         return maps, None
-    parallel, opposite = cos > _PARALLEL_COS, cos < _OPPOSITE_COS
-    special = parallel.logical_or_(opposite)
-    maps.narrow(1, 1, 3).masked_fill_(special, 0.0)  # w = 0 · sin(...) + fixed weights
-    fixed = torch.zeros_like(maps)
+    parallel, opposite = special
+    special = parallel | opposite
+    lerp_ends.masked_fill_(special, 0.0)  # w = sin(...) · 0 + fixed weights
+    fixed = torch.zeros_like(lerp_ends)
     fixed.narrow(1, 0, 1).masked_fill_(special, 1.0)  # keep b1: (1, 0); lerp: (1 - r, r)
     fixed.narrow(1, 2, 1).masked_fill_(opposite, -1.0)
     fixed.narrow(1, 3, 1).masked_fill_(opposite, 1.0)
     return maps, fixed
+
+
+def _special_pairs(cos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """ComfyUI's parallel and opposite pairs as masks (then ``cos`` is clamped to [-1, 1] in
+    place), or None when there are none (then every cosine is inside [-1, 1] or NaN).
+
+    The thresholds are compared in the working dtype, as ComfyUI compares them; a NaN cosine is
+    neither (its pair's outputs become NaN). The extremes tell whether any pair is special (one
+    cheap reduction; with a NaN among them, the elementwise test decides).
+    """
+    low, high = (float(v) for v in torch.aminmax(cos))
+    parallel_cos, opposite_cos = _thresholds(cos.dtype)
+    if math.isnan(low) or math.isnan(high):
+        if not bool((cos.abs() > _PARALLEL_COS).any()):
+            return None
+    elif opposite_cos <= low and high <= parallel_cos:
+        return None
+    parallel, opposite = cos > _PARALLEL_COS, cos < _OPPOSITE_COS
+    cos.clamp_(-1.0, 1.0)  # special pairs only: beyond the thresholds, rounding can pass ±1
+    return parallel, opposite
 
 
 @functools.lru_cache(maxsize=8)
@@ -177,12 +193,14 @@ def _thresholds(dtype: torch.dtype) -> tuple[float, float]:
 
 
 def _weights(maps: torch.Tensor, fixed: torch.Tensor | None, r: torch.Tensor, t: torch.Tensor):
-    """[B, 2, ...] weights (w1, w2) from pair maps viewed per output pixel; ``r`` the ratios,
-    ``t`` = (1 - r, r) stacked along dim 1, both shaped to broadcast."""
-    scale = torch.addcmul(maps.narrow(1, _P_INV_SIN, 1), maps.narrow(1, _P_SLOPE, 1), r)  # T
-    w = torch.mul(maps.narrow(1, _P_ANGLE, 1), t).sin_()
-    w.narrow(1, 1, 1).mul_(maps.narrow(1, _P_LAMBDA, 1))
-    w.mul_(scale)
+    """[B, 2, ...] weights (w1, w2), contiguous, from pair maps viewed per output pixel; ``r``
+    the ratios, ``t`` = (1 - r, r) stacked along dim 1, both shaped to broadcast."""
+    shape = list(maps.shape)
+    shape[1] = 2
+    angle, start, end = maps.split((1, 2, 2), dim=1)
+    # out=: contiguous buffers (a strided view's stride-0 phase axis would order them badly)
+    w = torch.mul(angle, t, out=maps.new_empty(shape)).sin_()
+    w.mul_(torch.lerp(start, end, r, out=maps.new_empty(shape)))
     if fixed is not None:
         w.add_(fixed.narrow(1, 0, 2)).addcmul_(fixed.narrow(1, 2, 2), r)
     return w
@@ -259,39 +277,55 @@ def _ratio_shapes(ratios, dim: int, ndim: int, device, dtype) -> tuple[torch.Ten
     shape = [1] * ndim
     shape[dim : dim + r.dim()] = r.shape
     t = torch.stack([1.0 - r, r]).reshape([1, 2, *shape[2:]])
-    return r.reshape(shape).to(device, dtype), t.to(device, dtype)
+    r = r.reshape(shape).to(device, dtype).contiguous()  # a transposed table's strides, else
+    return r, t.to(device, dtype).contiguous()
 
 
 @functools.lru_cache(maxsize=64)
-def _phase_tensors(plan, dim: int, device: torch.device, dtype: torch.dtype):
-    """Device tensors for a phase plan: (r, t) per group, and the copies' output and input
-    indices (cached: no host-to-device copy per call)."""
+def _phase_tensors(n_in: int, n_out: int, dim: int, device: torch.device, dtype: torch.dtype):
+    """The phase plan of n_in -> n_out (or None) with its device tensors: (r, t) per group,
+    and the copies' output and input indices (cached: no host-to-device copy per call)."""
+    plan = _phase_plan(n_in, n_out)
+    if plan is None:
+        return None
     _, _, groups, copies = plan
     ratios = [_ratio_shapes(g[4], dim, 5, device, dtype) for g in groups]
     if not copies:
-        return ratios, None
+        return plan, ratios, None
     js, ks = zip(*copies, strict=True)
-    return ratios, (torch.tensor(js, device=device), torch.tensor(ks, device=device))
+    return plan, ratios, (torch.tensor(js, device=device), torch.tensor(ks, device=device))
 
 
-def _pass_phased(x: torch.Tensor, dim: int, size: int, plan, maps, fixed) -> torch.Tensor:
-    """A bislerp pass without gathers: per group, one strided view of pairs and of outputs."""
-    p, q, groups, _ = plan
-    ratios, copy_index = _phase_tensors(plan, dim, x.device, x.dtype)
-    shape = list(x.shape)
-    shape[dim] = size
-    out = x.new_empty(shape)
-    for (j0, k0, count, inner, rs), (r, t) in zip(groups, ratios, strict=True):
-        width = len(rs[0])
-        w = _weights(
-            _lanes(maps, dim, k0, count, q, width, inner),
-            None if fixed is None else _lanes(fixed, dim, k0, count, q, width, inner),
+def _pass_phased(x: torch.Tensor, dim: int, size: int, phased, maps, fixed) -> torch.Tensor:
+    """A bislerp pass without gathers: per group, one strided view of pairs and of outputs.
+
+    Along the last axis a group's blend goes to a contiguous buffer first and is then copied
+    into the interleaved output (arithmetic with a short innermost stride is several times
+    slower than one such copy)."""
+    (p, q, groups, _), ratios, copy_index = phased
+    weights = [
+        _weights(
+            _lanes(maps, dim, k0, count, q, len(rs[0]), inner),
+            None if fixed is None else _lanes(fixed, dim, k0, count, q, len(rs[0]), inner),
             r,
             t,
         )
+        for (j0, k0, count, inner, rs), (r, t) in zip(groups, ratios, strict=True)
+    ]
+    del maps, fixed
+    shape = list(x.shape)
+    shape[dim] = size
+    out = x.new_empty(shape)
+    last = dim == x.dim() - 1
+    for (j0, k0, count, inner, rs), w in zip(groups, weights, strict=True):
+        width = len(rs[0])
+        w1, w2 = w.split(1, dim=1)
         dst = _lanes(out, dim, j0, count, p, width, 1)
-        torch.mul(_lanes(x, dim, k0, count, q, width, inner), w.narrow(1, 0, 1), out=dst)
-        dst.addcmul_(_lanes(x, dim, k0 + 1, count, q, width, inner), w.narrow(1, 1, 1))
+        blend = x.new_empty(dst.shape) if last else dst
+        torch.mul(_lanes(x, dim, k0, count, q, width, inner), w1, out=blend)
+        blend.addcmul_(_lanes(x, dim, k0 + 1, count, q, width, inner), w2)
+        if last:
+            dst.copy_(blend)
     if copy_index is not None:  # the left vector itself
         out.index_copy_(dim, copy_index[0], x.index_select(dim, copy_index[1]))
     return out
@@ -320,6 +354,7 @@ def _pass_gathered(x: torch.Tensor, dim: int, size: int, maps, fixed) -> torch.T
     """A bislerp pass that gathers the pair maps and the neighbours per output pixel."""
     left, right, pair, r, t, copies = _gather_tensors(x.shape[dim], size, dim, x.device, x.dtype)
     w = _weights(_take(maps, dim, pair), None if fixed is None else _take(fixed, dim, pair), r, t)
+    del maps, fixed
     shape = list(x.shape)
     shape[dim] = size
     out = x.new_empty(shape)
@@ -346,10 +381,10 @@ def _bislerp_pass(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
         shape[dim] = size
         return x.expand(shape).contiguous()
     maps, fixed = _pair_maps(x, dim)
-    plan = _phase_plan(n_in, size)
-    if plan is None:
+    phased = _phase_tensors(n_in, size, dim, x.device, x.dtype)
+    if phased is None:
         return _pass_gathered(x, dim, size, maps, fixed)
-    return _pass_phased(x, dim, size, plan, maps, fixed)
+    return _pass_phased(x, dim, size, phased, maps, fixed)
 
 
 def _sqrt_rounded(t: torch.Tensor) -> torch.Tensor:
