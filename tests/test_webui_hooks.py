@@ -51,13 +51,15 @@ def test_without_the_script_the_host_resizes_bilinearly(host):
     assert torch.equal(p.init_latent, want)
 
 
-def test_only_the_latent_resize_call_is_redirected(host, monkeypatch):
-    """Mask and conditioning resizes (default mode) still go through torch, after our resize."""
+def test_a_masked_job_leaves_the_hosts_mask_work_to_the_host(host, monkeypatch):
+    """With a mask the host's init runs at the picture's own size, where its latent mask and
+    conditioning mask (default-mode interpolates) agree; the latent and the mask then follow to
+    the requested size, the latent by the chosen method."""
     calls = []
     real = torch.nn.functional.interpolate
 
     def spy(x, *args, **kwargs):
-        calls.append((tuple(x.shape), kwargs.get("mode", "nearest")))
+        calls.append((tuple(x.shape), kwargs.get("size"), kwargs.get("mode", "nearest")))
         return real(x, *args, **kwargs)
 
     monkeypatch.setattr(torch.nn.functional, "interpolate", spy)
@@ -66,14 +68,14 @@ def test_only_the_latent_resize_call_is_redirected(host, monkeypatch):
     p = host.img2img(SIZE, image_mask=mask)
     run(host, p, settings(host, "bislerp"))
     assert torch.nn.functional.interpolate is spy  # restored to what was there before
-    host_modes = [mode for shape, mode in calls if shape[0] == 1 and shape[1] == 1]
-    assert host_modes == ["nearest", "nearest"]  # latent mask and conditioning mask
-    assert ((1, 4, 8, 6), "bilinear") not in calls  # the host's bilinear never ran
-    assert p.mask.shape[-2:] == TARGET
-    assert p.conditioning_mask.shape[-2:] == TARGET
-    channels = 4
-    assert p.mask.shape[0] == channels
+    source = (SIZE[0] // 8, SIZE[1] // 8)
+    nearest = [size for shape, size, mode in calls if mode == "nearest" and shape[1] == 1]
+    assert nearest == [source, source]  # the host's latent mask and conditioning mask
+    assert p.conditioning_mask.shape[-2:] == source
+    assert torch.equal(p.init_latent, upscale(encoded(p), TARGET, "bislerp"))
+    assert p.mask.shape == (4, *TARGET)
     assert torch.equal(p.nmask[0], (p.nmask[0] > 0.5).float())  # mask_round still applied
+    assert torch.equal(p.nmask[:, :, :5], torch.zeros(4, 9, 5))  # the left part is kept
 
 
 def test_a_host_without_the_resize_call_fails_clearly(host, monkeypatch):

@@ -153,8 +153,14 @@ def _check_length(p: Any, settings: Settings) -> bool:
     if settings.passes > 1:
         strengths.append(settings.later_denoise)
     try:
-        for strength in strengths:
-            check_schedule_length(p.steps, strength, runs_full_steps(chosen, strength))
+        for index, strength in enumerate(strengths):
+            try:
+                check_schedule_length(p.steps, strength, runs_full_steps(chosen, strength))
+            except ValueError as exc:
+                if index == 0:
+                    raise
+                text = str(exc).removeprefix(LOG_PREFIX).strip()
+                raise ValueError(f"{LOG_PREFIX} later passes' denoise: {text}") from None
     except ValueError as exc:
         if chosen and not settings.full_steps:  # on through the WebUI's own setting
             raise ValueError(
