@@ -328,3 +328,25 @@ def test_xyz_later_denoise_axis(host):
 def test_geometric_helper_matches_the_issue_example():
     assert geometric((512, 512), (1024, 1024), 2) == [(728, 728), (1024, 1024)]
     assert math.isclose(728 / 512, 2**0.5, rel_tol=0.03)
+
+
+def test_a_model_with_its_own_size_rule_gets_every_pass_size_through_it(host):
+    """SD3 on A1111 1.10 rounds sizes to 16 (``fix_dimensions``): each pass's size too."""
+    model = host.processing.StubModel(channels=16)
+    model.fix_dimensions = lambda w, h: (w // 16 * 16, h // 16 * 16)
+    processed = host.webui.run_job(job(host, model=model), settings(host, scale=2, passes=3))
+    sizes = [(r["width"], r["height"]) for r in processed.sampler_runs]
+    want = [(w // 16 * 16, h // 16 * 16) for w, h in geometric((48, 64), (96, 128), 3)]
+    assert sizes == want
+    assert all(r["x"].shape[1] == 16 for r in processed.sampler_runs)
+
+
+@pytest.mark.parametrize("mask", [None, "half"])
+def test_every_batch_of_a_job_starts_from_the_hosts_init(host, mask):
+    p = job(host, n_iter=2, image_mask=half_mask() if mask else None)
+    processed = host.webui.run_job(p, settings(host, scale=2, passes=2))
+    runs = processed.sampler_runs
+    assert len(runs) == 4
+    assert torch.equal(runs[2]["x"], runs[0]["x"])  # batch 2's pass 1 input = batch 1's
+    assert not torch.equal(runs[2]["noise"], runs[0]["noise"])  # its own seed
+    assert len(processed.images) == 2
