@@ -30,7 +30,11 @@ def test_controls_build_with_valid_explicit_values(host):
     with gr.Blocks() as demo:
         controls = host.script.ui(True)
         again = host.script.ui(True)  # the API builds the UI again for default arguments
-    method, scheduler, full_steps = controls
+    method, scheduler, full_steps, scale, passes, later = controls
+    assert all(isinstance(c, gr.Slider) for c in (scale, passes, later))
+    # README: upscale by 0 (off) up to 4 in the UI, 1-4 passes, later passes' denoise 0.4
+    assert (scale.value, passes.value, later.value) == (0, 1, 0.4)
+    assert (scale.minimum, scale.maximum, passes.minimum, passes.maximum) == (0, 4, 1, 4)
     assert isinstance(method, gr.Dropdown)
     assert isinstance(scheduler, gr.Dropdown)
     assert isinstance(full_steps, gr.Checkbox)
@@ -47,7 +51,7 @@ def test_controls_build_with_valid_explicit_values(host):
     assert options.parse_args([c.value for c in controls]) == options.Settings()
     assert all(c.elem_id and c.elem_id.startswith("script_") for c in controls)
     config = demo.get_config_file()
-    assert len(config["components"]) >= 6
+    assert len(config["components"]) >= 12
 
 
 def test_infotext_fields_fit_the_components(host):
@@ -55,7 +59,7 @@ def test_infotext_fields_fit_the_components(host):
         controls = host.script.ui(True)
     fields = host.script.infotext_fields
     # the paste targets are the very controls this UI build returned, in their order
-    assert len(fields) == len(controls) == 3
+    assert len(fields) == len(controls) == 6
     pairs = zip(fields, controls, strict=True)
     assert all(component is control for (component, _), control in pairs)
     # a pasted infotext as an image carries it (the keys README's infotext table lists)
@@ -63,10 +67,12 @@ def test_infotext_fields_fit_the_components(host):
         "Latent upscale method": "bislerp",
         "Latent upscale scheduler": "karras",
         "Latent upscale full steps": "False",
+        "Latent upscale by": "1.5",
+        "Latent upscale passes": "2",
     }
     values = [key(params) for _, key in fields]
-    assert values == ["Bislerp", "Karras", False]
-    assert [key({}) for _, key in fields] == [None, None, None]  # absent keys leave controls
+    assert values == ["Bislerp", "Karras", False, 1.5, 2, 0.4]  # later denoise: its default
+    assert [key({}) for _, key in fields] == [None] * 6  # absent keys leave controls
     for (component, _), value in zip(fields, values, strict=True):
         if isinstance(component, gr.Dropdown):
             assert value in _choice_values(component)
