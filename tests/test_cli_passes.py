@@ -21,6 +21,7 @@ from latent_upscale import passes as ps
 from latent_upscale.command import cli
 from latent_upscale.steps import MAX_SCHEDULE_LENGTH, plan_img2img
 from latent_upscale.tables import discrete_sigmas
+from tests.test_cli import run, schedule_json
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -29,18 +30,6 @@ PASS_LINE = re.compile(
     r"^\s*pass (\d+)/(\d+): (\d+)x(\d+) px -> latent (\d+)x(\d+), denoise ([0-9.]+): "
     r"(?:full steps|steps x denoise), (\d+) steps run, from sigma #(\d+) of a (\d+)-step schedule$"
 )
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def schedule_json(capsys, *argv: str) -> dict:
-    code, out, err = run(capsys, "schedule", *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def nearest_multiple_of_8(value: float) -> int:

@@ -156,15 +156,19 @@ _later_denoise = _validated("later denoise", ps.check_later_denoise)
 MAX_PIXEL_SIDE = cmp.MAX_SIDE * ps.SIZE_MULTIPLE  # image pixels per side (one latent pixel is 8)
 
 
-def _size(value: str) -> tuple[int, int]:
-    """``HxW`` (latent pixels) → (height, width), each side within the limit."""
+def _two_sides(value: str, form: str) -> tuple[int, int]:
+    """The two integers of ``AxB`` (``x`` or ``*``), in the order written; ``form`` names it."""
     parts = value.lower().replace("*", "x").split("x")
     try:
-        height, width = (int(part) for part in parts)
+        first, second = (int(part) for part in parts)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected HxW in latent pixels (e.g. 96x64), got {value!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"expected {form}, got {value!r}") from None
+    return first, second
+
+
+def _size(value: str) -> tuple[int, int]:
+    """``HxW`` (latent pixels) → (height, width), each side within the limit."""
+    height, width = _two_sides(value, "HxW in latent pixels (e.g. 96x64)")
     if height < 1 or width < 1:
         raise argparse.ArgumentTypeError(f"size must be at least 1x1, got {value!r}")
     if max(height, width) > cmp.MAX_SIDE:
@@ -176,13 +180,7 @@ def _size(value: str) -> tuple[int, int]:
 
 def _pixel_size(value: str) -> tuple[int, int]:
     """``WxH`` (image pixels, as the WebUI's width and height) → (width, height), within limits."""
-    parts = value.lower().replace("*", "x").split("x")
-    try:
-        width, height = (int(part) for part in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected WxH in image pixels (e.g. 512x768), got {value!r}"
-        ) from None
+    width, height = _two_sides(value, "WxH in image pixels (e.g. 512x768)")
     low = ps.SIZE_MULTIPLE
     if not (low <= width <= MAX_PIXEL_SIDE and low <= height <= MAX_PIXEL_SIDE):
         raise argparse.ArgumentTypeError(
