@@ -350,3 +350,13 @@ def test_every_batch_of_a_job_starts_from_the_hosts_init(host, mask):
     assert torch.equal(runs[2]["x"], runs[0]["x"])  # batch 2's pass 1 input = batch 1's
     assert not torch.equal(runs[2]["noise"], runs[0]["noise"])  # its own seed
     assert len(processed.images) == 2
+
+
+@pytest.mark.parametrize("full_res", [False, True])
+def test_a_masked_job_at_the_pictures_own_size_is_the_hosts_own(host, full_res):
+    """No scale, one pass, width and height the picture's: what the WebUI does by itself."""
+    kwargs = {"image_mask": half_mask(), "width": 48, "height": 64, "inpaint_full_res": full_res}
+    plain = host.processing.process_images(job(host, **kwargs))
+    ours = host.webui.run_job(job(host, **kwargs), settings(host, "bicubic", "automatic", False))
+    assert torch.equal(ours.images[0], plain.images[0])
+    assert np.array_equal(ours.pixels[0], plain.pixels[0])
