@@ -7,10 +7,12 @@ Forge, reForge) with the extension installed and any checkpoint loaded, then run
 
 It needs Playwright (``pip install playwright``) and a Chromium: ``--chromium`` (default
 ``/usr/bin/chromium``, Debian's package) or Playwright's own browser where one is installed.
-It drives the img2img tab as a person would: it lists and selects the script, runs one small
-job (a generated 64x64 picture resized to 96x96 with *Just resize (latent upscale)*), reads the
-generation info, pastes the parameters back (the ↙ button and PNG Info → *Send to img2img*), and
-looks at the X/Y/Z plot's axes. It prints one PASS/FAIL line per check and exits 1 if any fails.
+It drives the img2img tab as a person would: it lists and selects the script, looks at its six
+controls and their defaults, runs one small job (a generated 64x64 picture upscaled by 2 in two
+latent passes with *Just resize (latent upscale)*: 128x128 whatever the width and height say),
+reads the generation info and the image's size, pastes the parameters back (the ↙ button, the
+same text without the pass keys, and PNG Info → *Send to img2img*), and looks at the X/Y/Z plot's
+axes. It prints one PASS/FAIL line per check and exits 1 if any fails.
 Selectors are the WebUI's ``elem_id``s and visible labels, which Gradio 3 (A1111, reForge) and
 Gradio 4 (Forge) pages share.
 """
@@ -32,13 +34,47 @@ SCRIPT_TITLE = "Latent Upscale"
 METHOD_ID = "script_latent_upscale_method"
 SCHEDULER_ID = "script_latent_upscale_scheduler"
 FULL_STEPS_ID = "script_latent_upscale_full_steps"
-DEFAULTS = ("Nearest (exact)", "Simple", True)
+# the three sliders of "Upscale by a factor, in several passes"
+SLIDER_IDS = (
+    "script_latent_upscale_scale",
+    "script_latent_upscale_passes",
+    "script_latent_upscale_later_denoise",
+)
+CONTROL_NAMES = (
+    "method",
+    "scheduler",
+    "full steps",
+    "Upscale by",
+    "Passes",
+    "Later passes' denoise",
+)
+# (method, scheduler, full steps, upscale by, passes, later passes' denoise)
+Values = tuple[str, str, bool, float, float, float]
+DEFAULTS: Values = ("Nearest (exact)", "Simple", True, 0, 1, 0.4)
 # the job runs with non-default values, and the controls are set to other values again before
 # each paste, so a restore cannot pass by accident
-JOB_VALUES = ("Lanczos", "Karras", False)
-DECOY_VALUES = ("Bislerp", "Exponential", True)
-INFOTEXT_KEYS = ("Latent upscale method", "Latent upscale scheduler", "Latent upscale full steps")
-XYZ_AXES = ("[Latent Upscale] Method", "[Latent Upscale] Scheduler", "[Latent Upscale] Full steps")
+JOB_VALUES: Values = ("Lanczos", "Karras", False, 2, 2, 0.3)
+DECOY_VALUES: Values = ("Bislerp", "Exponential", True, 1.5, 3, 0.6)
+INIT_SIZE = 64  # the generated init picture; the job's width and height are set apart from it
+FORM_SIZE = 96  # width and height on the page: Upscale by must win over them
+JOB_SIZE = 128  # 64 x 2
+INFOTEXT_KEYS = (
+    "Latent upscale method",
+    "Latent upscale scheduler",
+    "Latent upscale full steps",
+    "Latent upscale by",
+    "Latent upscale passes",
+    "Latent upscale later denoise",
+)
+PASS_KEYS = INFOTEXT_KEYS[3:]
+XYZ_AXES = (
+    "[Latent Upscale] Method",
+    "[Latent Upscale] Scheduler",
+    "[Latent Upscale] Full steps",
+    "[Latent Upscale] Upscale by",
+    "[Latent Upscale] Passes",
+    "[Latent Upscale] Later denoise",
+)
 RESIZE_MODE = "Just resize (latent upscale)"
 # console errors every offline page shows, with or without the extension
 KNOWN_CONSOLE_ERRORS = (
@@ -57,7 +93,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-def sample_png(size: int = 64) -> bytes:
+def sample_png(size: int = INIT_SIZE) -> bytes:
     """A small RGB PNG (gradients and a block), made without Pillow."""
     rows = []
     for y in range(size):
@@ -81,6 +117,32 @@ def sample_png(size: int = 64) -> bytes:
     )
 
 
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """A PNG's width and height from its IHDR chunk."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n") or data[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", data[16:24])
+
+
+def same_values(got: tuple | None, expected: tuple) -> bool:
+    """Control values equal, numbers within a slider step's rounding."""
+    if got is None or len(got) != len(expected):
+        return False
+    for g, e in zip(got, expected, strict=True):
+        if isinstance(e, (bool, str)):
+            if g != e:
+                return False
+        elif not isinstance(g, float) or abs(g - e) > 1e-6:
+            return False
+    return True
+
+
+def without_pass_keys(infotext: str) -> str:
+    """The infotext with the Upscale by / Passes / later denoise entries taken out."""
+    keys = "|".join(re.escape(k) for k in PASS_KEYS)
+    return re.sub(rf",\s*(?:{keys}):\s*[^,\n]*", "", infotext)
+
+
 class Checker:
     def __init__(self, page, args):
         self.page = page
@@ -90,6 +152,7 @@ class Checker:
             self.shots.mkdir(parents=True, exist_ok=True)
         self.results: list[tuple[str, bool, str]] = []
         self.console_errors: list[str] = []
+        self.decoy_note = ""  # set by reset_script when the controls did not take other values
         self.shot_no = 0
 
     # -- reporting
@@ -103,6 +166,13 @@ class Checker:
             self.shot_no += 1
             path = self.shots / f"{self.shot_no:02d}-{label}.png"
             self.page.screenshot(path=str(path), full_page=True)
+
+    def shot_element(self, label: str, selector: str) -> None:
+        """A close-up of one element (the script's controls), at the page's own scale."""
+        element = self.page.locator(selector).first
+        if self.shots and element.count() and element.is_visible():
+            self.shot_no += 1
+            element.screenshot(path=str(self.shots / f"{self.shot_no:02d}-{label}.png"))
 
     # -- page helpers
     def tab(self, name: str) -> None:
@@ -152,22 +222,45 @@ class Checker:
         field.press("Enter")
         field.blur()
 
-    def controls(self) -> tuple[str, str, bool]:
+    def slider_field(self, elem_id: str):
+        return self.page.locator(f"#{elem_id} input[type=number]").first
+
+    def slider_value(self, elem_id: str) -> float | None:
+        """A slider's value as its number field shows it; None where the page has no slider."""
+        field = self.slider_field(elem_id)
+        if not field.count():
+            return None
+        text = field.input_value().strip()
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
+    def controls(self) -> tuple:
+        """The six controls' values (None for a slider the page lacks)."""
         method = self.dropdown_value(self.page.locator(f"#{METHOD_ID}"))
         scheduler = self.dropdown_value(self.page.locator(f"#{SCHEDULER_ID}"))
         full = self.page.locator(f"#{FULL_STEPS_ID} input[type=checkbox]").first.is_checked()
-        return method, scheduler, full
+        return (method, scheduler, full, *(self.slider_value(i) for i in SLIDER_IDS))
 
-    def set_controls(self, values: tuple[str, str, bool]) -> None:
+    def set_controls(self, values: Values) -> None:
         self.choose(self.page.locator(f"#{METHOD_ID}"), values[0])
         self.choose(self.page.locator(f"#{SCHEDULER_ID}"), values[1])
         self.page.locator(f"#{FULL_STEPS_ID} input[type=checkbox]").first.set_checked(values[2])
+        for elem_id, value in zip(SLIDER_IDS, values[3:], strict=True):
+            if self.slider_field(elem_id).count():  # an extension without the sliders: no job
+                self.set_number(elem_id, value)  # option, which the later checks then report
+        self.page.wait_for_timeout(300)
+
+    def visible_controls(self) -> dict[str, bool]:
+        ids = (METHOD_ID, SCHEDULER_ID, FULL_STEPS_ID, *SLIDER_IDS)
+        return {
+            name: self.page.locator(f"#{i}").first.is_visible()
+            for name, i in zip(CONTROL_NAMES, ids, strict=True)
+        }
 
     def controls_visible(self) -> bool:
-        return all(
-            self.page.locator(f"#{i}").first.is_visible()
-            for i in (METHOD_ID, SCHEDULER_ID, FULL_STEPS_ID)
-        )
+        return all(self.visible_controls().values())
 
     def wait_for(self, predicate, timeout_ms: int | None = None) -> bool:
         deadline = time.monotonic() + (timeout_ms or self.timeout_ms) / 1000
@@ -180,26 +273,33 @@ class Checker:
             self.page.wait_for_timeout(250)
         return False
 
-    def reset_script(self, values: tuple[str, str, bool]) -> None:
+    def reset_script(self, values: Values) -> None:
         """Put the controls on other values and the Script dropdown back on None."""
         self.tab("img2img")
         if self.dropdown_value(self.script_dropdown()) != SCRIPT_TITLE:
             self.choose(self.script_dropdown(), SCRIPT_TITLE)
         self.set_controls(values)
+        # a restore proves something only if the controls really left the expected values
+        got = self.controls()
+        present = [(g, v) for g, v in zip(got, values, strict=True) if g is not None]
+        taken = same_values(tuple(g for g, _ in present), tuple(v for _, v in present))
+        self.decoy_note = "" if taken else f"; the other values were not taken: {got!r}"
         self.choose(self.script_dropdown(), "None")
 
-    def restored(self, expected: tuple[str, str, bool]) -> tuple[bool, str]:
+    def restored(self, expected: Values) -> tuple[bool, str]:
         ok = self.wait_for(
             lambda: (
                 self.dropdown_value(self.script_dropdown()) == SCRIPT_TITLE
-                and self.controls() == expected
+                and same_values(self.controls(), expected)
             ),
             timeout_ms=min(self.timeout_ms, 20000),
         )
         got = (self.dropdown_value(self.script_dropdown()), *self.controls())
+        note, self.decoy_note = self.decoy_note, ""
         return (
-            ok,
-            f"Script={got[0]!r}, controls={got[1:]!r}, expected {SCRIPT_TITLE!r}, {expected!r}",
+            ok and not note,
+            f"Script={got[0]!r}, controls={got[1:]!r}, expected {SCRIPT_TITLE!r}, {expected!r}"
+            + note,
         )
 
     # -- checks
@@ -219,19 +319,30 @@ class Checker:
             return
 
         shown = self.choose(self.script_dropdown(), SCRIPT_TITLE)
-        visible = self.wait_for(self.controls_visible, timeout_ms=10000)
-        values = self.controls() if visible else None
+        self.wait_for(self.controls_visible, timeout_ms=10000)
+        seen = self.visible_controls()
+        values = self.controls()
         self.shot("script-selected")
+        self.shot_element("script-controls", "#img2img_script_container")
+        old = (seen["method"], seen["scheduler"], seen["full steps"])
         self.report(
             "controls shown with defaults",
-            shown == SCRIPT_TITLE and visible and values == DEFAULTS,
-            f"Script={shown!r}, visible={visible}, values={values!r}, expected {DEFAULTS!r}",
+            shown == SCRIPT_TITLE and all(old) and values[:3] == DEFAULTS[:3],
+            f"Script={shown!r}, visible={old}, values={values[:3]!r}, expected {DEFAULTS[:3]!r}",
+        )
+        hidden = [n for n in CONTROL_NAMES[3:] if not seen[n]]
+        self.report(
+            "pass sliders (Upscale by, Passes, Later passes' denoise) shown with defaults",
+            not hidden and same_values(values[3:], DEFAULTS[3:]),
+            (f"not shown {hidden}, " if hidden else "")
+            + f"values={values[3:]!r}, expected {DEFAULTS[3:]!r}",
         )
 
         infotext = self.check_job()
         if infotext is None:
             return
         self.check_paste(infotext)
+        self.check_paste_without_pass_keys(infotext)
         self.check_pnginfo()
         self.check_xyz()
         unexpected = [
@@ -249,8 +360,8 @@ class Checker:
             page.wait_for_timeout(1000)
         page.locator("#resize_mode label", has_text=RESIZE_MODE).first.click()
         for elem_id, value in (
-            ("img2img_width", 96),
-            ("img2img_height", 96),
+            ("img2img_width", FORM_SIZE),
+            ("img2img_height", FORM_SIZE),
             ("img2img_steps", 4),
             ("img2img_denoising_strength", 0.5),
         ):
@@ -272,7 +383,7 @@ class Checker:
             )
             return None
         self.report("job runs", True, text.replace("\n", " | ")[:300])
-        missing = [k for k in INFOTEXT_KEYS if f"{k}:" not in text]
+        missing = [k for k in INFOTEXT_KEYS[:3] if f"{k}:" not in text]
         expected_values = [
             f"Latent upscale scheduler: {JOB_VALUES[1].lower()}",
             f"Latent upscale full steps: {JOB_VALUES[2]}",
@@ -283,6 +394,7 @@ class Checker:
             not missing,
             f"missing {missing}" if missing else "",
         )
+        self.check_job_size(text)
         self.report(
             "infotext has Script: Latent Upscale",
             f"Script: {SCRIPT_TITLE}" in text,
@@ -290,15 +402,59 @@ class Checker:
         )
         return text
 
+    def check_job_size(self, text: str) -> None:
+        """Upscale by 2 in 2 passes from 64x64: the image, Size and the pass keys say 128x128."""
+        size = f"{JOB_SIZE}x{JOB_SIZE}"
+        data, src = self.generated_png()
+        got = png_size(data)
+        self.report(
+            f"Upscale by 2 in 2 passes returns a {size} image",
+            got == (JOB_SIZE, JOB_SIZE),
+            f"gallery image ({src[:80]}) is "
+            + (f"{got[0]}x{got[1]}" if got else "not a PNG")
+            + f"; the form said {FORM_SIZE}x{FORM_SIZE}, the init is {INIT_SIZE}x{INIT_SIZE}",
+        )
+        expected = [
+            f"Size: {size}",
+            f"{PASS_KEYS[0]}: {JOB_VALUES[3]:g}",
+            f"{PASS_KEYS[1]}: {JOB_VALUES[4]:g}",
+            f"{PASS_KEYS[2]}: {JOB_VALUES[5]:g}",
+        ]
+        missing = [v for v in expected if v not in text]
+        shown = re.search(r"Size: \S+", text)
+        self.report(
+            f"generation info has Size: {size} and the pass keys",
+            not missing,
+            f"missing {missing}, info says {shown.group(0) if shown else 'no Size'}"
+            if missing
+            else "; ".join(expected),
+        )
+
+    def check_paste_without_pass_keys(self, infotext: str) -> None:
+        """A Latent Upscale infotext without the pass keys (an older image, or one at the
+        defaults) puts the sliders back on their defaults."""
+        text = without_pass_keys(infotext)
+        expected = (*JOB_VALUES[:3], *DEFAULTS[3:])
+        self.reset_script(DECOY_VALUES)
+        self.page.locator("#img2img_prompt textarea").first.fill(text)
+        self.paste_button().click()
+        ok, detail = self.restored(expected)
+        self.shot("pasted-without-pass-keys")
+        self.report("paste without the pass keys restores the sliders' defaults", ok, detail)
+
+    def paste_button(self):
+        page = self.page
+        paste = page.locator("#img2img_toprow #paste, #img2img_tools #paste")
+        if not paste.count():
+            paste = page.locator("#img2img_toprow button", has_text="↙")
+        return paste.first
+
     def check_paste(self, infotext: str) -> None:
         page = self.page
         self.reset_script(DECOY_VALUES)
         prompt = page.locator("#img2img_prompt textarea").first
         prompt.fill(infotext)
-        paste = page.locator("#img2img_toprow #paste, #img2img_tools #paste")
-        if not paste.count():
-            paste = page.locator("#img2img_toprow button", has_text="↙")
-        paste.first.click()
+        self.paste_button().click()
         ok, detail = self.restored(JOB_VALUES)
         self.shot("pasted")
         self.report("paste (↙) selects the script and restores the controls", ok, detail)
