@@ -46,7 +46,7 @@ CONTROL_NAMES = (
     "full steps",
     "Upscale by",
     "Passes",
-    "Later passes' denoise",
+    "Later denoise",
 )
 # (method, scheduler, full steps, upscale by, passes, later passes' denoise)
 Values = tuple[str, str, bool, float, float, float]
@@ -332,7 +332,7 @@ class Checker:
         )
         hidden = [n for n in CONTROL_NAMES[3:] if not seen[n]]
         self.report(
-            "pass sliders (Upscale by, Passes, Later passes' denoise) shown with defaults",
+            "pass sliders (Upscale by, Passes, Later denoise) shown with defaults",
             not hidden and same_values(values[3:], DEFAULTS[3:]),
             (f"not shown {hidden}, " if hidden else "")
             + f"values={values[3:]!r}, expected {DEFAULTS[3:]!r}",

@@ -33,18 +33,10 @@ FULL_STEPS_INFO = (
     "own rule (about steps x denoise)."
 )
 
-SCALE_INFO = (
-    "0: the width and height above. Otherwise the init image's size times this factor, "
-    "rounded to multiples of 8 (the generation info's Size says what ran)."
-)
-PASSES_INFO = (
-    "Reach the size in this many latent passes, each a geometric step (2x in 2 passes: 1.41x, "
-    "then 1.41x), each denoised; only the last is decoded."
-)
-LATER_DENOISE_INFO = (
-    "Denoising strength of passes 2 and later (pass 1 uses the job's). Lower keeps the picture "
-    "pass 1 made; raise it for larger steps per pass or a blocky method."
-)
+# one short line each, so the three sliders of a row line up (README explains the details)
+SCALE_INFO = "0: width and height above; else the init image x this"
+PASSES_INFO = "Latent passes to that size, each one denoised"
+LATER_DENOISE_INFO = "Denoise of passes 2+ (pass 1: the job's own)"
 
 
 @dataclass
@@ -115,7 +107,7 @@ def build(elem_id: Callable[[str], str] = str) -> Controls:
             elem_id=elem_id("passes"),
         )
         later = gr.Slider(
-            label="Later passes' denoise",
+            label="Later denoise",
             minimum=0.0,
             maximum=1.0,
             step=0.01,
