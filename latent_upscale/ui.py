@@ -33,10 +33,13 @@ FULL_STEPS_INFO = (
     "own rule (about steps x denoise)."
 )
 
-# one short line each, so the three sliders of a row line up (README explains the details)
-SCALE_INFO = "0: width and height above; else the init image x this"
-PASSES_INFO = "Latent passes to that size, each one denoised"
-LATER_DENOISE_INFO = "Denoise of passes 2+ (pass 1: the job's own)"
+# one line each; the sliders are stacked at full width (side by side, the script panel's narrow
+# columns wrapped their help texts to different heights)
+SCALE_INFO = (
+    "0: the width and height above. Otherwise the init image's size times this, rounded to 8s."
+)
+PASSES_INFO = "Reach that size in this many latent passes (geometric steps), each one denoised."
+LATER_DENOISE_INFO = "Denoising strength of passes 2 and later; pass 1 uses the job's own."
 
 
 @dataclass
@@ -87,34 +90,33 @@ def build(elem_id: Callable[[str], str] = str) -> Controls:
         info=FULL_STEPS_INFO,
         elem_id=elem_id("full_steps"),
     )
-    with gr.Row():
-        scale = gr.Slider(
-            label="Upscale by",
-            minimum=0.0,
-            maximum=4.0,
-            step=0.05,
-            value=options.DEFAULT_SCALE,
-            info=SCALE_INFO,
-            elem_id=elem_id("scale"),
-        )
-        passes_ = gr.Slider(
-            label="Passes",
-            minimum=1,
-            maximum=passes.MAX_PASSES,
-            step=1,
-            value=options.DEFAULT_PASSES,
-            info=PASSES_INFO,
-            elem_id=elem_id("passes"),
-        )
-        later = gr.Slider(
-            label="Later denoise",
-            minimum=0.0,
-            maximum=1.0,
-            step=0.01,
-            value=options.DEFAULT_LATER_DENOISE,
-            info=LATER_DENOISE_INFO,
-            elem_id=elem_id("later_denoise"),
-        )
+    scale = gr.Slider(
+        label="Upscale by",
+        minimum=0.0,
+        maximum=4.0,
+        step=0.05,
+        value=options.DEFAULT_SCALE,
+        info=SCALE_INFO,
+        elem_id=elem_id("scale"),
+    )
+    passes_ = gr.Slider(
+        label="Passes",
+        minimum=1,
+        maximum=passes.MAX_PASSES,
+        step=1,
+        value=options.DEFAULT_PASSES,
+        info=PASSES_INFO,
+        elem_id=elem_id("passes"),
+    )
+    later = gr.Slider(
+        label="Later denoise",
+        minimum=0.0,
+        maximum=1.0,
+        step=0.01,
+        value=options.DEFAULT_LATER_DENOISE,
+        info=LATER_DENOISE_INFO,
+        elem_id=elem_id("later_denoise"),
+    )
     return Controls(method, scheduler, full_steps, scale, passes_, later)
 
 
