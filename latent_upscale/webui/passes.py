@@ -31,8 +31,8 @@ from latent_upscale.steps import check_schedule_length, runs_full_steps
 from latent_upscale.webui.common import LOG_PREFIX, log
 
 Size = tuple[int, int]  # (width, height) in pixels
-# what the host's init leaves on p and a pass replaces
-PASS_FIELDS = ("init_latent", "mask", "nmask", "image_conditioning", "sampler", "rng")
+# what the host's init leaves on p and each pass replaces at its size
+PASS_FIELDS = ("init_latent", "mask", "nmask", "image_conditioning")
 
 
 @dataclasses.dataclass
@@ -156,8 +156,8 @@ def sample(p: Any, passes: JobPasses, sample_once: Callable[[], torch.Tensor]) -
     saved = {name: vars(p).get(name) for name in ("sampler", "rng", "width", "height")}
     saved_denoise = p.denoising_strength
     base = passes.base
-    for name in ("init_latent", "mask", "nmask", "image_conditioning"):  # each batch starts
-        setattr(p, name, base[name])  # from what the host's init made; the last pass's stay
+    for name in PASS_FIELDS:  # each batch starts from what the host's init made; the
+        setattr(p, name, base[name])  # last pass's fields stay, at the size p now says
     samples = base["init_latent"]
     done = 0
     try:
