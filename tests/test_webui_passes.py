@@ -360,3 +360,20 @@ def test_a_masked_job_at_the_pictures_own_size_is_the_hosts_own(host, full_res):
     ours = host.webui.run_job(job(host, **kwargs), settings(host, "bicubic", "automatic", False))
     assert torch.equal(ours.images[0], plain.images[0])
     assert np.array_equal(ours.pixels[0], plain.pixels[0])
+
+
+def test_skip_in_pass_one_skips_that_images_later_passes_only(host):
+    state = host.shared.state
+    first = geometric((48, 64), (96, 128), 2)[0][0]
+    seen = []
+
+    def on_step(p, step):
+        if p.width == first and step == 1 and not seen:
+            seen.append(step)
+            state.skipped = True
+
+    state.on_step = on_step
+    processed = host.webui.run_job(job(host, n_iter=2), settings(host, scale=2, passes=2))
+    widths = [r["width"] for r in processed.sampler_runs]
+    assert widths == [first, first, 96]  # image 1: pass 1 only; image 2: both passes
+    assert [img.shape for img in processed.images] == [(4, 16, 12), (4, 16, 12)]
