@@ -305,13 +305,9 @@ def _schedule_name(name: str, sampler: str) -> str:
     return f"Automatic ({sampler})" if name == "automatic" else name
 
 
-def cmd_schedule(args: argparse.Namespace) -> int:
-    """Print (and optionally plot) the sigmas that run, against the WebUI's default."""
-    _check_length(args.steps, args.denoise, args.full_steps)
-    if _multi_pass(args):
-        return _schedule_passes(args)
-    plotting = _plotting() if args.plot else None
-    ours, default = sch.schedule_runs(
+def _schedule_runs(args: argparse.Namespace) -> tuple[sch.ScheduleRun, sch.ScheduleRun]:
+    """(what Latent Upscale runs, the WebUI's default) for the command's one-pass settings."""
+    return sch.schedule_runs(
         args.scheduler,
         args.steps,
         args.denoise,
@@ -320,20 +316,38 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         table_kind=args.table,
         sampler=args.sampler,
     )
+
+
+def _schedule_payload(
+    args: argparse.Namespace, ours: sch.ScheduleRun, default: sch.ScheduleRun
+) -> dict:
+    """``schedule --json``'s one-pass keys: the settings and both runs."""
+    settings = {
+        "scheduler": args.scheduler,
+        "steps": args.steps,
+        "denoise": args.denoise,
+        "full_steps": args.full_steps,
+        "model": args.model,
+        "table": args.table,
+        "sampler": args.sampler,
+    }
+    return {
+        "settings": settings,
+        "latent_upscale": ours.as_json(),
+        "webui_default": default.as_json(),
+    }
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    """Print (and optionally plot) the sigmas that run, against the WebUI's default."""
+    _check_length(args.steps, args.denoise, args.full_steps)
+    if _multi_pass(args):
+        return _schedule_passes(args)
+    plotting = _plotting() if args.plot else None
+    ours, default = _schedule_runs(args)
     note = sch.sampler_note(args.sampler)
     if args.json:
-        settings = {
-            "scheduler": args.scheduler,
-            "steps": args.steps,
-            "denoise": args.denoise,
-            "full_steps": args.full_steps,
-            "model": args.model,
-            "table": args.table,
-            "sampler": args.sampler,
-        }
-        payload = {"settings": settings, "latent_upscale": ours.as_json()}
-        payload["webui_default"] = default.as_json()
-        print(json.dumps(payload, indent=2))
+        print(json.dumps(_schedule_payload(args, ours, default), indent=2))
     else:
         print(
             f"img2img with {args.steps} steps at denoise {args.denoise:g} "
@@ -431,31 +445,14 @@ def _schedule_passes(args: argparse.Namespace) -> int:
     total = sum(p.steps_run for p in plan)
     title = _passes_title(plan, args)
     if args.json:
-        ours, default = sch.schedule_runs(
-            args.scheduler,
-            args.steps,
-            args.denoise,
-            args.full_steps,
-            model=args.model,
-            table_kind=args.table,
-            sampler=args.sampler,
+        payload = _schedule_payload(args, *_schedule_runs(args))
+        payload["settings"].update(
+            size=list(args.size),
+            scale=args.scale,
+            target=[plan[-1].width, plan[-1].height],
+            passes=args.passes,
+            later_denoise=args.later_denoise,
         )
-        settings = {
-            "scheduler": args.scheduler,
-            "steps": args.steps,
-            "denoise": args.denoise,
-            "full_steps": args.full_steps,
-            "model": args.model,
-            "table": args.table,
-            "sampler": args.sampler,
-            "size": list(args.size),
-            "scale": args.scale,
-            "target": [plan[-1].width, plan[-1].height],
-            "passes": args.passes,
-            "later_denoise": args.later_denoise,
-        }
-        payload = {"settings": settings, "latent_upscale": ours.as_json()}
-        payload["webui_default"] = default.as_json()
         payload["passes"] = [sch.pass_json(p) for p in plan]
         payload["steps_run_all_passes"] = total
         print(json.dumps(payload, indent=2))
