@@ -220,6 +220,8 @@ def test_other_resize_modes_say_that_passes_need_the_latent_mode(host):
     processed = host.webui.run_job(p, settings(host, scale=2, passes=2))
     assert len(processed.sampler_runs) == 1
     assert "apply only with resize mode" in processed.comments
+    assert "Latent upscale by" not in processed.info  # the infotext says what ran
+    assert "Latent upscale passes" not in processed.info
 
 
 # ---------------------------------------------------------------------------------------------

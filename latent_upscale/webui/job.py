@@ -249,6 +249,8 @@ def _init_job(original: Callable, p: Any, settings: Settings, args: tuple, kwarg
             "not used; the scheduler and step choices still apply.",
         )
     settings = dataclasses.replace(settings, full_steps=full)  # what runs
+    if not latent_resize:  # no factor, one pass: what ran
+        settings = dataclasses.replace(settings, scale=0.0, passes=1)
     used = apply_schedule(p, settings, record)
     extra = dict(p.extra_generation_params)  # never write into a dict that a copy of p shares
     if record.override is not None:  # the host's entries would describe a schedule not run
