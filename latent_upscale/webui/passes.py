@@ -100,8 +100,8 @@ def missing_points() -> list[str]:
 
 
 def plan(p: Any, settings: Settings, full_steps: bool) -> JobPasses:
-    """The job's passes (checked against the schedule-length limit per pass); refuses on a
-    host without the functions a pass reuses."""
+    """The job's passes (their schedule lengths were checked before the job's init); refuses
+    on a host without the functions a pass reuses."""
     lacking = missing_points()
     if lacking:
         raise RuntimeError(
@@ -116,8 +116,6 @@ def plan(p: Any, settings: Settings, full_steps: bool) -> JobPasses:
     if callable(fix):  # models that need other multiples (SD3 on A1111: 16)
         sizes = [tuple(int(v) for v in fix(w, h)) for w, h in sizes]
     strengths = [float(p.denoising_strength)] + [settings.later_denoise] * (len(sizes) - 1)
-    for strength in strengths[1:]:
-        check_schedule_length(p.steps, strength, runs_full_steps(full_steps, strength))
     masked = getattr(p, "image_mask", None) is not None
     return JobPasses(settings.method, sizes, strengths, source, masked, full_steps)
 
