@@ -340,9 +340,9 @@ def _schedule_payload(
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     """Print (and optionally plot) the sigmas that run, against the WebUI's default."""
-    _check_length(args.steps, args.denoise, args.full_steps)
     if _multi_pass(args):
-        return _schedule_passes(args)
+        return _schedule_passes(args)  # checks every pass's length first
+    _check_length(args.steps, args.denoise, args.full_steps)
     plotting = _plotting() if args.plot else None
     ours, default = _schedule_runs(args)
     note = sch.sampler_note(args.sampler)
@@ -400,9 +400,10 @@ def _check_passes(args: argparse.Namespace) -> tuple[int, int]:
     return _target(args.size, args.scale)
 
 
-def _passes_plan(args: argparse.Namespace) -> list[ps.Pass]:
-    """What each pass of ``schedule --passes/--scale`` runs; limits checked first."""
-    target = _check_passes(args)
+def _passes_plan(args: argparse.Namespace, target: tuple[int, int] | None = None) -> list[ps.Pass]:
+    """What each pass of ``schedule --passes/--scale`` runs; limits checked first unless the
+    caller passes the ``target`` :func:`_check_passes` returned."""
+    target = _check_passes(args) if target is None else target
     return sch.plan_job_passes(
         args.scheduler,
         args.steps,
@@ -439,9 +440,9 @@ def _passes_png(plotting: Any, plan: list[ps.Pass], args: argparse.Namespace) ->
 
 def _schedule_passes(args: argparse.Namespace) -> int:
     """``schedule`` with --passes or --scale: what each pass of a latent upscale runs."""
-    _check_passes(args)  # before matplotlib is looked for
+    target = _check_passes(args)  # before matplotlib is looked for
     plotting = _plotting() if args.plot else None
-    plan = _passes_plan(args)
+    plan = _passes_plan(args, target)
     total = sum(p.steps_run for p in plan)
     title = _passes_title(plan, args)
     if args.json:
