@@ -86,20 +86,21 @@ def _lacks_half_kernel(error: BaseException) -> bool:
 
 # --- bislerp (ComfyUI comfy/utils.py) ------------------------------------------------------
 #
-# A pass along one axis turns neighbour pairs (b1, b2) = (x[k], x[k + 1]) of C-channel vectors
-# and a ratio r into
-#     slerp(b1/|b1|, b2/|b2|, r) · ((1 - r)|b1| + r|b2|) = w1·b1 + w2·b2,
-#     w1 = sin((1 - r)a) · L/(|b1| sin a),   w2 = sin(r·a) · L/(|b2| sin a),
-# with a the angle between b1 and b2 and L = (1 - r)|b1| + r|b2|. Per pair this needs five
-# numbers: a and the four |b_e|/(|b_c| sin a), e, c in {1, 2}, so that L/(|b_c| sin a) is one
-# lerp of them in r; per output pixel then one multiply, one sine, one lerp and one multiply on
-# two scalars, and one two-tap blend of the C channels. ComfyUI's two special cases get exact
-# weights: near-parallel pairs keep b1 (w1, w2) = (1, 0), near-opposite pairs blend linearly
-# ((1 - r), r). A zero vector's unit vector is 0, as in ComfyUI (so its cosine with any
-# neighbour is 0: a right angle). Norms are floored at ε = sqrt(smallest normal number)
-# (b/ε instead of b/|b| below it), which keeps every weight finite and the result continuous.
-# Scales of a short period (2x, 4x, 1.5x, 1.25x, ...) run on strided views (one group of
-# views for several phases at once); others gather per pixel.
+# A pass along one axis turns neighbour pairs (b1, b2) = (x[k], x[k + 1]) of C-channel vectors,
+# their unit vectors u1, u2 and a ratio r into
+#     slerp(u1, u2, r) · L = w1·u1 + w2·u2,   L = (1 - r)|b1| + r|b2|,
+#     w1 = sin((1 - r)a) · L/sin a,   w2 = sin(r·a) · L/sin a,
+# with a the angle between b1 and b2, ComfyUI's formula. Per pair this needs three numbers:
+# a, |b1|/sin a and |b2|/sin a, so that L/sin a is one lerp of the last two in r; per output
+# pixel then one multiply and one sine on two scalars, one lerp and one multiply, and one
+# two-tap blend of the C channels of u1 and u2. ComfyUI's two special cases blend the vectors
+# themselves, as ComfyUI does: near-parallel pairs keep b1 (exactly), near-opposite pairs give
+# (1 - r)·b1 + r·b2, their slerp weights being 0. A zero vector's unit vector is 0, as in
+# ComfyUI (so its cosine with any neighbour is 0: a right angle). Norms are floored at
+# ε = sqrt(smallest normal number) (b/ε instead of b/|b| below it, and ε in L), which keeps
+# every weight finite and the result continuous. Scales of a short period (2x, 4x, 1.5x,
+# 1.25x, ...) run on strided views (one group of views for several phases at once); others
+# gather per pixel.
 
 
 @functools.lru_cache(maxsize=64)
@@ -122,47 +123,49 @@ def _bislerp_coords(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, 
     return left, right, ratio
 
 
-def _pair_maps(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Per neighbour pair (k, k+1) along ``dim``: [B, 5, ...] maps (angle a, then |b_e|/(|b_c|
-    sin a) for e = 1, 2 (lerp start, end) and c = 1, 2 (w1, w2)), and for ComfyUI's special
-    pairs, if there are any, [B, 4, ...] fixed weights (K1, K2, O1, O2): w_i += K_i + r·O_i,
-    the lerp ends being 0 there.
+def _pair_maps(x: torch.Tensor, dim: int):
+    """Unit vectors of ``x`` and, per neighbour pair (k, k+1) along ``dim``, [B, 3, ...] maps
+    (angle a, |b1|/sin a, |b2|/sin a), and for ComfyUI's special pairs, if there are any,
+    [B, 4, ...] weights (K1, K2, O1, O2) of the vectors themselves: b_i·(K_i + r·O_i), the
+    maps' lerp ends being 0 there.
     """
     n = x.shape[dim] - 1
     floor = math.sqrt(torch.finfo(x.dtype).tiny)
-    if x.shape[1] in (1, 4, 8):
+    if x.shape[1] in (1, 4, 8):  # a channel sum then adds as a row sum of [N, C] does
         unit = x * x  # the squares' buffer then holds the unit vectors
         norm = _channel_norm_of_squares(unit).clamp_(min=floor)
         torch.div(x, norm, out=unit)  # as ComfyUI: normalise, then the dot product
-    else:
-        x = x.contiguous(memory_format=torch.channels_last)  # row-sum order for the channels
-        norm = torch.linalg.vector_norm(x, dim=1, keepdim=True).clamp_(min=floor)
+        cos = (unit.narrow(dim, 0, n) * unit.narrow(dim, 1, n)).sum(1, keepdim=True)
+    else:  # row sums over channels-last copies; the blends read the unit vectors in x's layout
+        rowwise = x.contiguous(memory_format=torch.channels_last)
+        norm = torch.linalg.vector_norm(rowwise, dim=1, keepdim=True).clamp_(min=floor)
+        rowwise = rowwise.div_(norm) if rowwise is not x else rowwise / norm
+        cos = (rowwise.narrow(dim, 0, n) * rowwise.narrow(dim, 1, n)).sum(1, keepdim=True)
+        del rowwise
         unit = x / norm
-    cos = (unit.narrow(dim, 0, n) * unit.narrow(dim, 1, n)).sum(1, keepdim=True)
-    del unit
     special = _special_pairs(cos)
     shape = list(cos.shape)
-    shape[1] = 5
+    shape[1] = 3
     maps = cos.new_empty(shape)
-    angle, lerp_ends = maps.split((1, 4), dim=1)
+    angle, lerp_ends = maps.split((1, 2), dim=1)
     torch.acos(cos, out=angle)
     # (|b1|, |b2|) per pair as a [B, 2, ...] view of the norms: channel 1 is one step along dim
     shape[1] = 2
     stride = list(norm.stride())
     stride[1] = stride[dim]
     ends = norm.as_strided(shape, stride, norm.storage_offset())
-    scaled = torch.mul(ends, angle.sin(), out=cos.new_empty(shape))  # |b_c| sin a
-    torch.div(ends.unsqueeze(2), scaled.unsqueeze(1), out=lerp_ends.unflatten(1, (2, 2)))
+    torch.div(ends, angle.sin(), out=lerp_ends)
     if special is None:
-        return maps, None
+        return unit, maps, None
     parallel, opposite = special
     special = parallel | opposite
-    lerp_ends.masked_fill_(special, 0.0)  # w = sin(...) · 0 + fixed weights
-    fixed = torch.zeros_like(lerp_ends)
+    lerp_ends.masked_fill_(special, 0.0)  # w = sin(...) · 0, plus the vectors' own weights
+    shape[1] = 4
+    fixed = cos.new_zeros(shape)
     fixed.narrow(1, 0, 1).masked_fill_(special, 1.0)  # keep b1: (1, 0); lerp: (1 - r, r)
     fixed.narrow(1, 2, 1).masked_fill_(opposite, -1.0)
     fixed.narrow(1, 3, 1).masked_fill_(opposite, 1.0)
-    return maps, fixed
+    return unit, maps, fixed
 
 
 def _special_pairs(cos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -192,18 +195,28 @@ def _thresholds(dtype: torch.dtype) -> tuple[float, float]:
     return values[0], values[1]
 
 
-def _weights(maps: torch.Tensor, fixed: torch.Tensor | None, r: torch.Tensor, t: torch.Tensor):
-    """[B, 2, ...] weights (w1, w2), contiguous, from pair maps viewed per output pixel; ``r``
-    the ratios, ``t`` = (1 - r, r) stacked along dim 1, both shaped to broadcast."""
+def _weights(maps: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """[B, 2, ...] weights (w1, w2) of the unit vectors, contiguous, from pair maps viewed per
+    output pixel; ``r`` the ratios, ``t`` = (1 - r, r) stacked along dim 1, both shaped to
+    broadcast."""
     shape = list(maps.shape)
-    shape[1] = 2
-    angle, start, end = maps.split((1, 2, 2), dim=1)
+    angle, start, end = maps.split(1, dim=1)
     # out=: contiguous buffers (a strided view's stride-0 phase axis would order them badly)
+    shape[1] = 2
     w = torch.mul(angle, t, out=maps.new_empty(shape)).sin_()
-    w.mul_(torch.lerp(start, end, r, out=maps.new_empty(shape)))
+    shape[1] = 1
+    return w.mul_(torch.lerp(start, end, r, out=maps.new_empty(shape)))  # · L/sin a
+
+
+def _blend(dst, unit1, unit2, w, x1=None, x2=None, fixed=None, r=None) -> None:
+    """dst = w1·u1 + w2·u2, plus (K_i + r·O_i)·b_i for the special pairs' ``fixed`` weights."""
+    w1, w2 = w.split(1, dim=1)
+    torch.mul(unit1, w1, out=dst)
+    dst.addcmul_(unit2, w2)
     if fixed is not None:
-        w.add_(fixed.narrow(1, 0, 2)).addcmul_(fixed.narrow(1, 2, 2), r)
-    return w
+        k = torch.addcmul(fixed.narrow(1, 0, 2), fixed.narrow(1, 2, 2), r)
+        k1, k2 = k.split(1, dim=1)
+        dst.addcmul_(x1, k1).addcmul_(x2, k2)
 
 
 @functools.lru_cache(maxsize=64)
@@ -283,64 +296,48 @@ def _ratio_shapes(ratios, dim: int, ndim: int, device, dtype) -> tuple[torch.Ten
 
 @functools.lru_cache(maxsize=64)
 def _phase_tensors(n_in: int, n_out: int, dim: int, device: torch.device, dtype: torch.dtype):
-    """The phase plan of n_in -> n_out (or None) with its device tensors: (r, t) per group,
-    and the copies' output and input indices (cached: no host-to-device copy per call)."""
+    """The phase plan of n_in -> n_out (or None) with its device tensors, (r, t) per group
+    (cached: no host-to-device copy per call)."""
     plan = _phase_plan(n_in, n_out)
     if plan is None:
         return None
-    _, _, groups, copies = plan
-    ratios = [_ratio_shapes(g[4], dim, 5, device, dtype) for g in groups]
-    if not copies:
-        return plan, ratios, None
-    js, ks = zip(*copies, strict=True)
-    return plan, ratios, (torch.tensor(js, device=device), torch.tensor(ks, device=device))
+    return plan, [_ratio_shapes(g[4], dim, 5, device, dtype) for g in plan[2]]
 
 
-def _pass_phased(x: torch.Tensor, dim: int, size: int, phased, maps, fixed) -> torch.Tensor:
-    """A bislerp pass without gathers: per group, one strided view of pairs and of outputs.
+def _blend_phased(out, unit, x, dim: int, phased, maps, fixed) -> None:
+    """A bislerp pass's blends without gathers: per group, one strided view of pairs and of
+    outputs. ``x`` (the vectors themselves) is only read where ``fixed`` is not None.
 
     Along the last axis a group's blend goes to a contiguous buffer first and is then copied
     into the interleaved output (arithmetic with a short innermost stride is several times
     slower than one such copy)."""
-    (p, q, groups, _), ratios, copy_index = phased
-    weights = [
-        _weights(
-            _lanes(maps, dim, k0, count, q, len(rs[0]), inner),
-            None if fixed is None else _lanes(fixed, dim, k0, count, q, len(rs[0]), inner),
-            r,
-            t,
-        )
-        for (j0, k0, count, inner, rs), (r, t) in zip(groups, ratios, strict=True)
-    ]
-    del maps, fixed
-    shape = list(x.shape)
-    shape[dim] = size
-    out = x.new_empty(shape)
-    last = dim == x.dim() - 1
-    for (j0, k0, count, inner, rs), w in zip(groups, weights, strict=True):
+    (p, q, groups, _), ratios = phased
+    last = dim == out.dim() - 1
+    for (j0, k0, count, inner, rs), (r, t) in zip(groups, ratios, strict=True):
         width = len(rs[0])
-        w1, w2 = w.split(1, dim=1)
+        w = _weights(_lanes(maps, dim, k0, count, q, width, inner), r, t)
         dst = _lanes(out, dim, j0, count, p, width, 1)
-        blend = x.new_empty(dst.shape) if last else dst
-        torch.mul(_lanes(x, dim, k0, count, q, width, inner), w1, out=blend)
-        blend.addcmul_(_lanes(x, dim, k0 + 1, count, q, width, inner), w2)
+        blend = out.new_empty(dst.shape) if last else dst
+        pairs = (k0, k0 + 1)
+        u1, u2 = (_lanes(unit, dim, k, count, q, width, inner) for k in pairs)
+        if fixed is None:
+            _blend(blend, u1, u2, w)
+        else:
+            x1, x2 = (_lanes(x, dim, k, count, q, width, inner) for k in pairs)
+            f = _lanes(fixed, dim, k0, count, q, width, inner)
+            _blend(blend, u1, u2, w, x1, x2, f, r)
         if last:
             dst.copy_(blend)
-    if copy_index is not None:  # the left vector itself
-        out.index_copy_(dim, copy_index[0], x.index_select(dim, copy_index[1]))
-    return out
 
 
 @functools.lru_cache(maxsize=64)
 def _gather_tensors(n_in: int, n_out: int, dim: int, device: torch.device, dtype: torch.dtype):
     """Device tensors for a gathered pass: left, right, pair index (the last position pairs
-    with the one before it), r, (1 - r, r), and the edge copies (output, input index)."""
+    with the one before it), r and (1 - r, r)."""
     left, right, ratio = _bislerp_coords(n_in, n_out)
     pair = left.clamp(max=n_in - 2)
     r, t = _ratio_shapes(ratio.tolist(), dim, 4, device, dtype)
-    edge = (right == left).nonzero().flatten()  # positions past the last pair: copies
-    copies = (edge.to(device), left[edge].to(device)) if edge.numel() else None
-    return left.to(device), right.to(device), pair.to(device), r, t, copies
+    return left.to(device), right.to(device), pair.to(device), r, t
 
 
 def _take(x: torch.Tensor, dim: int, index: torch.Tensor) -> torch.Tensor:
@@ -350,41 +347,82 @@ def _take(x: torch.Tensor, dim: int, index: torch.Tensor) -> torch.Tensor:
     return torch.index_select(x, dim, index)
 
 
-def _pass_gathered(x: torch.Tensor, dim: int, size: int, maps, fixed) -> torch.Tensor:
-    """A bislerp pass that gathers the pair maps and the neighbours per output pixel."""
-    left, right, pair, r, t, copies = _gather_tensors(x.shape[dim], size, dim, x.device, x.dtype)
-    w = _weights(_take(maps, dim, pair), None if fixed is None else _take(fixed, dim, pair), r, t)
+def _blend_gathered(out, unit, x, dim: int, maps, fixed) -> None:
+    """A bislerp pass's blends, gathering the pair maps and the neighbours per output pixel
+    (the positions past the last pair get a blend too, which the copies overwrite)."""
+    left, right, pair, r, t = _gather_tensors(unit.shape[dim], out.shape[dim], dim,
+                                              unit.device, unit.dtype)  # fmt: skip
+    w = _weights(_take(maps, dim, pair), r, t)
+    f = None if fixed is None else _take(fixed, dim, pair)
     del maps, fixed
-    shape = list(x.shape)
-    shape[dim] = size
-    out = x.new_empty(shape)
-    w1, w2 = w.narrow(1, 0, 1), w.narrow(1, 1, 1)
-    channels = x.shape[1]
+    channels = unit.shape[1]
     step = -(-channels // 2)  # two chunks bound the gathered temporaries
     for c0 in range(0, channels, step):
-        xs = x.narrow(1, c0, min(step, channels - c0))
-        dst = out.narrow(1, c0, xs.shape[1])
-        torch.mul(_take(xs, dim, left), w1, out=dst)
-        dst.addcmul_(_take(xs, dim, right), w2)
-    if copies is not None:
-        out.index_copy_(dim, copies[0], x.index_select(dim, copies[1]))
-    return out
+        c = min(step, channels - c0)
+        u1, u2 = (_take(unit.narrow(1, c0, c), dim, i) for i in (left, right))
+        dst = out.narrow(1, c0, c)
+        if f is None:
+            _blend(dst, u1, u2, w)
+        else:
+            x1, x2 = (_take(x.narrow(1, c0, c), dim, i) for i in (left, right))
+            _blend(dst, u1, u2, w, x1, x2, f, r)
 
 
-def _bislerp_pass(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
-    """One bislerp pass along ``dim`` (3 = width, 2 = height) of a float32/float64 latent."""
+@functools.lru_cache(maxsize=64)
+def _copies(n_in: int, n_out: int, device: torch.device):
+    """The output positions that copy an input vector (past the last pair, and a phased
+    pass's ratio-0 positions that start no run), as (output, input) pairs and as index
+    tensors; None if there are none."""
+    plan = _phase_plan(n_in, n_out)
+    if plan is not None:
+        pairs = plan[3]
+    else:
+        left, right, _ = _bislerp_coords(n_in, n_out)
+        pairs = tuple((j, int(left[j])) for j in (right == left).nonzero().flatten().tolist())
+    if not pairs:
+        return None
+    js, ks = zip(*pairs, strict=True)
+    return pairs, torch.tensor(js, device=device), torch.tensor(ks, device=device)
+
+
+def _copy_left(out: torch.Tensor, x: torch.Tensor, dim: int, copies) -> None:
+    """Write the copied positions of a pass (``_copies``) from ``x`` into ``out``."""
+    pairs, js, ks = copies
+    if len(pairs) <= 4:  # a few narrow copies are cheaper than the index kernels
+        for j, k in pairs:
+            out.narrow(dim, j, 1).copy_(x.narrow(dim, k, 1))
+    else:
+        out.index_copy_(dim, js, x.index_select(dim, ks))
+
+
+def _bislerp_pass(held: list[torch.Tensor], dim: int, size: int) -> torch.Tensor:
+    """One bislerp pass along ``dim`` (3 = width, 2 = height) of the float32/float64 latent
+    that ``held`` holds. The pass takes it out of the list: a tensor that nobody else holds
+    (an intermediate) is freed once its unit vectors are computed, unless special pairs need
+    it."""
+    x = held.pop()
     n_in = x.shape[dim]
     if n_in == size:
         return x
+    shape = list(x.shape)
+    shape[dim] = size
     if n_in == 1:
-        shape = list(x.shape)
-        shape[dim] = size
         return x.expand(shape).contiguous()
-    maps, fixed = _pair_maps(x, dim)
+    out = x.new_empty(shape)
+    copies = _copies(n_in, size, x.device)
+    unit, maps, fixed = _pair_maps(x, dim)
     phased = _phase_tensors(n_in, size, dim, x.device, x.dtype)
-    if phased is None:
-        return _pass_gathered(x, dim, size, maps, fixed)
-    return _pass_phased(x, dim, size, phased, maps, fixed)
+    if phased is None:  # the gathers write every position: copies afterwards
+        _blend_gathered(out, unit, x, dim, maps, fixed)
+        if copies is not None:
+            _copy_left(out, x, dim, copies)
+        return out
+    if copies is not None:  # the left vector itself
+        _copy_left(out, x, dim, copies)
+    if fixed is None:
+        x = None  # not needed any more: an intermediate is freed here
+    _blend_phased(out, unit, x, dim, phased, maps, fixed)
+    return out
 
 
 def _sqrt_rounded(t: torch.Tensor) -> torch.Tensor:
@@ -425,8 +463,9 @@ def _bislerp(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     differentiable (in-place arithmetic; it runs under no_grad).
     """
     wide = torch.float64 if x.dtype == torch.float64 else torch.float32
-    # Nested calls so that each intermediate is freed as soon as the next pass has read it.
-    return _bislerp_pass(_bislerp_pass(x.to(wide), 3, size[1]), 2, size[0]).to(x.dtype)
+    held = [x.to(wide)]  # each pass takes its input out: intermediates die inside the pass
+    held = [_bislerp_pass(held, 3, size[1])]
+    return _bislerp_pass(held, 2, size[0]).to(x.dtype)
 
 
 # --- Lanczos-3 (Pillow's LANCZOS resampling, float images) ----------------------------------
