@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -123,43 +124,146 @@ def _bislerp_coords(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor, 
     return left, right, ratio
 
 
-def _pair_maps(x: torch.Tensor, dim: int):
+class _Group(NamedTuple):
+    """One strided group of a phased pass (see _phase_plan): its ratios and its views, each
+    (size, stride, storage offset) on a contiguous tensor."""
+
+    r: torch.Tensor  # the ratios, shaped to broadcast over the group's views
+    t: torch.Tensor  # (1 - r, r) stacked along dim 1
+    angle: tuple  # view of the maps' first channel (then |b1|/sin a, |b2|/sin a: + plane)
+    left: tuple  # view of the left neighbours (of the unit vectors, or of the input)
+    right: int  # storage offset of the right neighbours' view (same sizes and strides)
+    out: tuple  # view of the output positions
+    blend: tuple[int, ...] | None  # shape of a contiguous blend buffer (last axis), else None
+    lanes: tuple[int, int, int, int, int]  # _lanes arguments (start, count, step, width, inner)
+
+
+class _PassPlan(NamedTuple):
+    """What a bislerp pass of a contiguous [B, C, H, W] tensor needs besides its values."""
+
+    out_shape: tuple[int, ...]
+    maps_shape: tuple[int, ...]  # [B, 3, pairs...]
+    ends: tuple  # (|b1|, |b2|) per pair as a [B, 2, pairs...] view of the norms (size, stride)
+    floor: float  # norms are floored here (sqrt of the smallest normal number)
+    thresholds: tuple[float, float]  # ComfyUI's cosine thresholds in the working dtype
+    copies: tuple[tuple[int, int], ...]  # (output, input) positions that copy an input vector
+    copy_index: tuple[torch.Tensor, torch.Tensor] | None  # the same as index tensors
+    groups: tuple[_Group, ...] | None  # a phased pass, or None: a gathered one
+    gather: tuple | None  # a gathered pass: left, right and pair index, r, (1 - r, r)
+
+
+def _strides(shape: Sequence[int]) -> list[int]:
+    """The strides of a contiguous tensor of ``shape``."""
+    strides, step = [], 1
+    for n in reversed(shape):
+        strides.append(step)
+        step *= n
+    return strides[::-1]
+
+
+def _lanes_view(shape, dim: int, start: int, count: int, step: int, width: int, inner: int):
+    """(size, stride, offset) of a view of a contiguous tensor of ``shape`` with axis ``dim``
+    replaced by (count, width): entry (m, i) is index start + step·m + inner·i of ``dim``.
+    Along the last axis the two come swapped, (width, count), so that the long one is
+    innermost (a short innermost loop is several times slower)."""
+    size, stride = list(shape), _strides(shape)
+    s = stride[dim]
+    swap = dim == len(shape) - 1
+    size[dim : dim + 1] = [width, count] if swap else [count, width]
+    stride[dim : dim + 1] = [s * inner, s * step] if swap else [s * step, s * inner]
+    return tuple(size), tuple(stride), start * s
+
+
+def _lanes(t: torch.Tensor, dim: int, *lanes: int) -> torch.Tensor:
+    """``t`` (contiguous) viewed as _lanes_view describes."""
+    return t.as_strided(*_lanes_view(t.shape, dim, *lanes))
+
+
+@functools.lru_cache(maxsize=64)
+def _pass_plan(shape: tuple[int, ...], dim: int, size: int, device, dtype) -> _PassPlan:
+    """The plan of a bislerp pass along ``dim`` to ``size`` of a contiguous tensor of
+    ``shape`` (cached: the views and the ratio tensors are made once per shape)."""
+    n_in = shape[dim]
+    out_shape = list(shape)
+    out_shape[dim] = size
+    maps_shape = [shape[0], 3, *shape[2:]]
+    maps_shape[dim] = n_in - 1
+    # (|b1|, |b2|) per pair: channel 1 of the view is one step along dim
+    ends_size, ends_stride = list(maps_shape), _strides([shape[0], 1, *shape[2:]])
+    ends_size[1] = 2
+    ends_stride[1] = ends_stride[dim]
+    left, right, ratio = _bislerp_coords(n_in, size)
+    phases = _phase_plan(n_in, size)
+    if phases is None:
+        pair = left.clamp(max=n_in - 2)
+        r, t = _ratio_shapes(ratio.tolist(), dim, 4, device, dtype)
+        gather = (left.to(device), right.to(device), pair.to(device), r, t)
+        copies = tuple((j, int(left[j])) for j in (right == left).nonzero().flatten().tolist())
+        groups = None
+    else:
+        p, q, plan, copies = phases
+        gather, groups = None, []
+        unit_stride = _strides(shape)[dim]
+        for j0, k0, count, inner, rs in plan:
+            width = len(rs[0])
+            r, t = _ratio_shapes(rs, dim, 5, device, dtype)
+            angle = list(_lanes_view(maps_shape, dim, k0, count, q, width, inner))
+            angle[0] = (angle[0][0], 1, *angle[0][2:])
+            u = _lanes_view(shape, dim, k0, count, q, width, inner)
+            out = _lanes_view(out_shape, dim, j0, count, p, width, 1)
+            blend = out[0] if dim == len(shape) - 1 else None
+            lanes = (k0, count, q, width, inner)
+            groups.append(_Group(r, t, tuple(angle), u, u[2] + unit_stride, out, blend, lanes))
+        groups = tuple(groups)
+    copy_index = None
+    if len(copies) > 4:  # a few narrow copies are cheaper than the index kernels
+        js, ks = zip(*copies, strict=True)
+        copy_index = (torch.tensor(js, device=device), torch.tensor(ks, device=device))
+    return _PassPlan(
+        tuple(out_shape),
+        tuple(maps_shape),
+        (tuple(ends_size), tuple(ends_stride)),
+        math.sqrt(torch.finfo(dtype).tiny),
+        _thresholds(dtype),
+        tuple(copies),
+        copy_index,
+        groups,
+        gather,
+    )
+
+
+def _pair_maps(x: torch.Tensor, dim: int, plan: _PassPlan):
     """Unit vectors of ``x`` and, per neighbour pair (k, k+1) along ``dim``, [B, 3, ...] maps
     (angle a, |b1|/sin a, |b2|/sin a), and for ComfyUI's special pairs, if there are any,
     [B, 4, ...] weights (K1, K2, O1, O2) of the vectors themselves: b_i·(K_i + r·O_i), the
     maps' lerp ends being 0 there.
     """
     n = x.shape[dim] - 1
-    floor = math.sqrt(torch.finfo(x.dtype).tiny)
     if x.shape[1] in (1, 4, 8):  # a channel sum then adds as a row sum of [N, C] does
         unit = x * x  # the squares' buffer then holds the unit vectors
-        norm = _channel_norm_of_squares(unit).clamp_(min=floor)
+        norm = _channel_norm_of_squares(unit).clamp_(min=plan.floor)
         torch.div(x, norm, out=unit)  # as ComfyUI: normalise, then the dot product
         cos = (unit.narrow(dim, 0, n) * unit.narrow(dim, 1, n)).sum(1, keepdim=True)
     else:  # row sums over channels-last copies; the blends read the unit vectors in x's layout
         rowwise = x.contiguous(memory_format=torch.channels_last)
-        norm = torch.linalg.vector_norm(rowwise, dim=1, keepdim=True).clamp_(min=floor)
+        norm = torch.linalg.vector_norm(rowwise, dim=1, keepdim=True).clamp_(min=plan.floor)
         rowwise = rowwise.div_(norm) if rowwise is not x else rowwise / norm
         cos = (rowwise.narrow(dim, 0, n) * rowwise.narrow(dim, 1, n)).sum(1, keepdim=True)
         del rowwise
+        norm = norm.contiguous()
         unit = x / norm
-    special = _special_pairs(cos)
-    shape = list(cos.shape)
-    shape[1] = 3
-    maps = cos.new_empty(shape)
-    angle, lerp_ends = maps.split((1, 2), dim=1)
+    special = _special_pairs(cos, plan.thresholds)
+    maps = cos.new_empty(plan.maps_shape)
+    angle, lerp_ends = maps.narrow(1, 0, 1), maps.narrow(1, 1, 2)
     torch.acos(cos, out=angle)
-    # (|b1|, |b2|) per pair as a [B, 2, ...] view of the norms: channel 1 is one step along dim
-    shape[1] = 2
-    stride = list(norm.stride())
-    stride[1] = stride[dim]
-    ends = norm.as_strided(shape, stride, norm.storage_offset())
+    ends = norm.as_strided(*plan.ends)
     torch.div(ends, angle.sin(), out=lerp_ends)
     if special is None:
         return unit, maps, None
     parallel, opposite = special
     special = parallel | opposite
     lerp_ends.masked_fill_(special, 0.0)  # w = sin(...) · 0, plus the vectors' own weights
+    shape = list(plan.maps_shape)
     shape[1] = 4
     fixed = cos.new_zeros(shape)
     fixed.narrow(1, 0, 1).masked_fill_(special, 1.0)  # keep b1: (1, 0); lerp: (1 - r, r)
@@ -168,7 +272,7 @@ def _pair_maps(x: torch.Tensor, dim: int):
     return unit, maps, fixed
 
 
-def _special_pairs(cos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+def _special_pairs(cos: torch.Tensor, thresholds: tuple[float, float]):
     """ComfyUI's parallel and opposite pairs as masks (then ``cos`` is clamped to [-1, 1] in
     place), or None when there are none (then every cosine is inside [-1, 1] or NaN).
 
@@ -177,7 +281,7 @@ def _special_pairs(cos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | Non
     cheap reduction; with a NaN among them, the elementwise test decides).
     """
     low, high = (float(v) for v in torch.aminmax(cos))
-    parallel_cos, opposite_cos = _thresholds(cos.dtype)
+    parallel_cos, opposite_cos = thresholds
     if math.isnan(low) or math.isnan(high):
         if not bool((cos.abs() > _PARALLEL_COS).any()):
             return None
@@ -198,25 +302,25 @@ def _thresholds(dtype: torch.dtype) -> tuple[float, float]:
 def _weights(maps: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """[B, 2, ...] weights (w1, w2) of the unit vectors, contiguous, from pair maps viewed per
     output pixel; ``r`` the ratios, ``t`` = (1 - r, r) stacked along dim 1, both shaped to
-    broadcast."""
-    shape = list(maps.shape)
-    angle, start, end = maps.split(1, dim=1)
-    # out=: contiguous buffers (a strided view's stride-0 phase axis would order them badly)
+    broadcast. (A gathered pass's maps; a phased pass views them per group instead.)"""
+    angle, start, end = (maps.narrow(1, i, 1) for i in range(3))
+    return _sines_times_lerp(angle, start, end, r, t)
+
+
+def _sines_times_lerp(angle, start, end, r, t) -> torch.Tensor:
+    """sin(a·t) · lerp(start, end, r): (w1, w2) in contiguous buffers (with out=: a strided
+    view's stride-0 phase axis would order a result badly)."""
+    shape = list(angle.shape)
     shape[1] = 2
-    w = torch.mul(angle, t, out=maps.new_empty(shape)).sin_()
+    w = torch.mul(angle, t, out=angle.new_empty(shape)).sin_()
     shape[1] = 1
-    return w.mul_(torch.lerp(start, end, r, out=maps.new_empty(shape)))  # · L/sin a
+    return w.mul_(torch.lerp(start, end, r, out=angle.new_empty(shape)))  # · L/sin a
 
 
-def _blend(dst, unit1, unit2, w, x1=None, x2=None, fixed=None, r=None) -> None:
-    """dst = w1·u1 + w2·u2, plus (K_i + r·O_i)·b_i for the special pairs' ``fixed`` weights."""
-    w1, w2 = w.split(1, dim=1)
-    torch.mul(unit1, w1, out=dst)
-    dst.addcmul_(unit2, w2)
-    if fixed is not None:
-        k = torch.addcmul(fixed.narrow(1, 0, 2), fixed.narrow(1, 2, 2), r)
-        k1, k2 = k.split(1, dim=1)
-        dst.addcmul_(x1, k1).addcmul_(x2, k2)
+def _special_blend(dst, x1, x2, fixed, r) -> None:
+    """dst += (K_i + r·O_i)·b_i: ComfyUI's special pairs blend the vectors themselves."""
+    k = torch.addcmul(fixed.narrow(1, 0, 2), fixed.narrow(1, 2, 2), r)
+    dst.addcmul_(x1, k.narrow(1, 0, 1)).addcmul_(x2, k.narrow(1, 1, 1))
 
 
 @functools.lru_cache(maxsize=64)
@@ -267,19 +371,6 @@ def _phase_plan(n_in: int, n_out: int):
     return p, q, plan, tuple(copies)
 
 
-def _lanes(t: torch.Tensor, dim: int, start: int, count: int, step: int, width: int, inner: int):
-    """View of ``t`` with axis ``dim`` replaced by (count, width): entry (m, i) is index
-    start + step·m + inner·i of ``dim``. Along the last axis the two come swapped, (width,
-    count), so that the long one is innermost (a short innermost loop is several times
-    slower)."""
-    size, stride = list(t.shape), list(t.stride())
-    s = stride[dim]
-    swap = dim == t.dim() - 1
-    size[dim : dim + 1] = [width, count] if swap else [count, width]
-    stride[dim : dim + 1] = [s * inner, s * step] if swap else [s * step, s * inner]
-    return t.as_strided(size, stride, t.storage_offset() + start * s)
-
-
 def _ratio_shapes(ratios, dim: int, ndim: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """``ratios`` (a list, or a [count][width] table) as r and (1 - r, r) tensors on
     ``device`` that broadcast along axis ``dim`` (and ``dim + 1`` for a table, swapped as
@@ -294,50 +385,33 @@ def _ratio_shapes(ratios, dim: int, ndim: int, device, dtype) -> tuple[torch.Ten
     return r, t.to(device, dtype).contiguous()
 
 
-@functools.lru_cache(maxsize=64)
-def _phase_tensors(n_in: int, n_out: int, dim: int, device: torch.device, dtype: torch.dtype):
-    """The phase plan of n_in -> n_out (or None) with its device tensors, (r, t) per group
-    (cached: no host-to-device copy per call)."""
-    plan = _phase_plan(n_in, n_out)
-    if plan is None:
-        return None
-    return plan, [_ratio_shapes(g[4], dim, 5, device, dtype) for g in plan[2]]
-
-
-def _blend_phased(out, unit, x, dim: int, phased, maps, fixed) -> None:
+def _blend_phased(out, unit, x, dim: int, groups, maps, fixed) -> None:
     """A bislerp pass's blends without gathers: per group, one strided view of pairs and of
     outputs. ``x`` (the vectors themselves) is only read where ``fixed`` is not None.
 
     Along the last axis a group's blend goes to a contiguous buffer first and is then copied
     into the interleaved output (arithmetic with a short innermost stride is several times
     slower than one such copy)."""
-    (p, q, groups, _), ratios = phased
-    last = dim == out.dim() - 1
-    for (j0, k0, count, inner, rs), (r, t) in zip(groups, ratios, strict=True):
-        width = len(rs[0])
-        w = _weights(_lanes(maps, dim, k0, count, q, width, inner), r, t)
-        dst = _lanes(out, dim, j0, count, p, width, 1)
-        blend = out.new_empty(dst.shape) if last else dst
-        pairs = (k0, k0 + 1)
-        u1, u2 = (_lanes(unit, dim, k, count, q, width, inner) for k in pairs)
-        if fixed is None:
-            _blend(blend, u1, u2, w)
-        else:
-            x1, x2 = (_lanes(x, dim, k, count, q, width, inner) for k in pairs)
-            f = _lanes(fixed, dim, k0, count, q, width, inner)
-            _blend(blend, u1, u2, w, x1, x2, f, r)
-        if last:
+    plane = maps.stride(1)
+    for g in groups:
+        size, stride, offset = g.angle
+        w = _sines_times_lerp(
+            maps.as_strided(size, stride, offset),
+            maps.as_strided(size, stride, offset + plane),
+            maps.as_strided(size, stride, offset + 2 * plane),
+            g.r,
+            g.t,
+        )
+        dst = out.as_strided(*g.out)
+        blend = dst if g.blend is None else out.new_empty(g.blend)
+        size, stride, offset = g.left
+        torch.mul(unit.as_strided(size, stride, offset), w.narrow(1, 0, 1), out=blend)
+        blend.addcmul_(unit.as_strided(size, stride, g.right), w.narrow(1, 1, 1))
+        if fixed is not None:
+            pairs = x.as_strided(size, stride, offset), x.as_strided(size, stride, g.right)
+            _special_blend(blend, *pairs, _lanes(fixed, dim, *g.lanes), g.r)
+        if g.blend is not None:
             dst.copy_(blend)
-
-
-@functools.lru_cache(maxsize=64)
-def _gather_tensors(n_in: int, n_out: int, dim: int, device: torch.device, dtype: torch.dtype):
-    """Device tensors for a gathered pass: left, right, pair index (the last position pairs
-    with the one before it), r and (1 - r, r)."""
-    left, right, ratio = _bislerp_coords(n_in, n_out)
-    pair = left.clamp(max=n_in - 2)
-    r, t = _ratio_shapes(ratio.tolist(), dim, 4, device, dtype)
-    return left.to(device), right.to(device), pair.to(device), r, t
 
 
 def _take(x: torch.Tensor, dim: int, index: torch.Tensor) -> torch.Tensor:
@@ -347,11 +421,10 @@ def _take(x: torch.Tensor, dim: int, index: torch.Tensor) -> torch.Tensor:
     return torch.index_select(x, dim, index)
 
 
-def _blend_gathered(out, unit, x, dim: int, maps, fixed) -> None:
+def _blend_gathered(out, unit, x, dim: int, gather, maps, fixed) -> None:
     """A bislerp pass's blends, gathering the pair maps and the neighbours per output pixel
     (the positions past the last pair get a blend too, which the copies overwrite)."""
-    left, right, pair, r, t = _gather_tensors(unit.shape[dim], out.shape[dim], dim,
-                                              unit.device, unit.dtype)  # fmt: skip
+    left, right, pair, r, t = gather
     w = _weights(_take(maps, dim, pair), r, t)
     f = None if fixed is None else _take(fixed, dim, pair)
     del maps, fixed
@@ -359,69 +432,47 @@ def _blend_gathered(out, unit, x, dim: int, maps, fixed) -> None:
     step = -(-channels // 2)  # two chunks bound the gathered temporaries
     for c0 in range(0, channels, step):
         c = min(step, channels - c0)
-        u1, u2 = (_take(unit.narrow(1, c0, c), dim, i) for i in (left, right))
         dst = out.narrow(1, c0, c)
-        if f is None:
-            _blend(dst, u1, u2, w)
-        else:
-            x1, x2 = (_take(x.narrow(1, c0, c), dim, i) for i in (left, right))
-            _blend(dst, u1, u2, w, x1, x2, f, r)
+        torch.mul(_take(unit.narrow(1, c0, c), dim, left), w.narrow(1, 0, 1), out=dst)
+        dst.addcmul_(_take(unit.narrow(1, c0, c), dim, right), w.narrow(1, 1, 1))
+        if f is not None:
+            pairs = (_take(x.narrow(1, c0, c), dim, i) for i in (left, right))
+            _special_blend(dst, *pairs, f, r)
 
 
-@functools.lru_cache(maxsize=64)
-def _copies(n_in: int, n_out: int, device: torch.device):
-    """The output positions that copy an input vector (past the last pair, and a phased
-    pass's ratio-0 positions that start no run), as (output, input) pairs and as index
-    tensors; None if there are none."""
-    plan = _phase_plan(n_in, n_out)
-    if plan is not None:
-        pairs = plan[3]
-    else:
-        left, right, _ = _bislerp_coords(n_in, n_out)
-        pairs = tuple((j, int(left[j])) for j in (right == left).nonzero().flatten().tolist())
-    if not pairs:
-        return None
-    js, ks = zip(*pairs, strict=True)
-    return pairs, torch.tensor(js, device=device), torch.tensor(ks, device=device)
-
-
-def _copy_left(out: torch.Tensor, x: torch.Tensor, dim: int, copies) -> None:
-    """Write the copied positions of a pass (``_copies``) from ``x`` into ``out``."""
-    pairs, js, ks = copies
-    if len(pairs) <= 4:  # a few narrow copies are cheaper than the index kernels
-        for j, k in pairs:
+def _copy_left(out: torch.Tensor, x: torch.Tensor, dim: int, plan: _PassPlan) -> None:
+    """Write the positions of a pass that copy an input vector from ``x`` into ``out``."""
+    if plan.copy_index is None:
+        for j, k in plan.copies:
             out.narrow(dim, j, 1).copy_(x.narrow(dim, k, 1))
     else:
-        out.index_copy_(dim, js, x.index_select(dim, ks))
+        out.index_copy_(dim, plan.copy_index[0], x.index_select(dim, plan.copy_index[1]))
 
 
 def _bislerp_pass(held: list[torch.Tensor], dim: int, size: int) -> torch.Tensor:
-    """One bislerp pass along ``dim`` (3 = width, 2 = height) of the float32/float64 latent
-    that ``held`` holds. The pass takes it out of the list: a tensor that nobody else holds
-    (an intermediate) is freed once its unit vectors are computed, unless special pairs need
-    it."""
+    """One bislerp pass along ``dim`` (3 = width, 2 = height) of the contiguous
+    float32/float64 latent that ``held`` holds. The pass takes it out of the list: a tensor
+    that nobody else holds (an intermediate) is freed once its unit vectors are computed,
+    unless special pairs need it."""
     x = held.pop()
     n_in = x.shape[dim]
     if n_in == size:
         return x
-    shape = list(x.shape)
-    shape[dim] = size
     if n_in == 1:
+        shape = list(x.shape)
+        shape[dim] = size
         return x.expand(shape).contiguous()
-    out = x.new_empty(shape)
-    copies = _copies(n_in, size, x.device)
-    unit, maps, fixed = _pair_maps(x, dim)
-    phased = _phase_tensors(n_in, size, dim, x.device, x.dtype)
-    if phased is None:  # the gathers write every position: copies afterwards
-        _blend_gathered(out, unit, x, dim, maps, fixed)
-        if copies is not None:
-            _copy_left(out, x, dim, copies)
+    plan = _pass_plan(tuple(x.shape), dim, size, x.device, x.dtype)
+    out = x.new_empty(plan.out_shape)
+    unit, maps, fixed = _pair_maps(x, dim, plan)
+    if plan.groups is None:  # the gathers write every position: copies afterwards
+        _blend_gathered(out, unit, x, dim, plan.gather, maps, fixed)
+        _copy_left(out, x, dim, plan)
         return out
-    if copies is not None:  # the left vector itself
-        _copy_left(out, x, dim, copies)
+    _copy_left(out, x, dim, plan)  # the left vector itself
     if fixed is None:
         x = None  # not needed any more: an intermediate is freed here
-    _blend_phased(out, unit, x, dim, phased, maps, fixed)
+    _blend_phased(out, unit, x, dim, plan.groups, maps, fixed)
     return out
 
 
@@ -463,7 +514,7 @@ def _bislerp(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     differentiable (in-place arithmetic; it runs under no_grad).
     """
     wide = torch.float64 if x.dtype == torch.float64 else torch.float32
-    held = [x.to(wide)]  # each pass takes its input out: intermediates die inside the pass
+    held = [x.to(wide).contiguous()]  # each pass takes its input out: intermediates die there
     held = [_bislerp_pass(held, 3, size[1])]
     return _bislerp_pass(held, 2, size[0]).to(x.dtype)
 

@@ -179,6 +179,19 @@ def test_empty_batch_and_non_contiguous_input(method):
 
 
 @pytest.mark.parametrize("method", ORDER)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("size", [(12, 10), (7, 9), (6, 5)], ids=str)
+def test_input_is_never_written(method, dtype, size):
+    """The caller's latent keeps its values, whatever the scale (phased, gathered, same size),
+    with ComfyUI's special pairs, and for a non-contiguous view as well."""
+    x = special_vectors((2, 4, 6, 5), seed=11).to(dtype)
+    for latent in (x, x.transpose(2, 3).contiguous().transpose(2, 3)):
+        before = latent.clone()
+        upscale(latent, size, method)
+        assert torch.equal(latent, before)
+
+
+@pytest.mark.parametrize("method", ORDER)
 def test_input_that_requires_grad(method):
     x = randn((1, 4, 5, 6), seed=6).requires_grad_()
     out = upscale(x, (9, 4), method)
@@ -385,7 +398,7 @@ def test_bislerp_strided_and_gathered_paths_agree(shape, factor, seed, special):
     x = special_vectors(shape, seed) if special else randn(shape, seed, torch.float64)
     size = (shape[2] * factor[1] // factor[0] or 1, shape[3] * factor[1] // factor[0] or 1)
     phased = upscale(x, size, "bislerp")
-    caches = (interpolation._phase_plan, interpolation._phase_tensors)
+    caches = (interpolation._phase_plan, interpolation._pass_plan)
     with pytest.MonkeyPatch.context() as m:
         m.setattr(interpolation, "_MAX_GROUPS", 0)
         for cache in caches:
